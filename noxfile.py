@@ -1,0 +1,49 @@
+"""Developer and CI sessions for crm_ews.
+
+``nox -s tests`` is the README's test command and what ``.ci/run`` calls;
+``lint`` and ``typecheck`` keep the tree clean.  Every session installs what it
+needs itself, so a fresh machine with Python and pip is enough.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def _group(name: str) -> list[str]:
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (schema checks run when CRM_EWS_SCHEMA_DIR is set)."""
+    session.install("-e", ".", *_group("tests"))
+    env = {}
+    if "CRM_EWS_SCHEMA_DIR" not in os.environ:
+        sibling = os.path.join(os.path.dirname(__file__), "..", "shared", "ews-schema")
+        if os.path.isdir(sibling):
+            env["CRM_EWS_SCHEMA_DIR"] = os.path.abspath(sibling)
+    session.run("pytest", *session.posargs, env=env)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole tree."""
+    session.install(*_group("lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the library sources."""
+    session.install("-e", ".", *_group("typecheck"))
+    session.run("mypy", "src")
