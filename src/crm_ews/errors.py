@@ -23,6 +23,8 @@
         ├── LeaseHeldError        another worker is syncing the mailbox
         ├── StateStoreError
         └── RepositoryError       what adapters raise, or wrap their errors into
+            ├── RecordNotFoundError
+            └── RecordVersionConflictError  the record changed since it was read
 
 API misuse (an empty mailbox, a naive datetime, a closed client) raises the
 builtins ``ValueError``, ``TypeError`` and ``RuntimeError`` instead, before
@@ -49,6 +51,8 @@ __all__ = [
     "MailboxNotEnrolledError",
     "MailboxNotFoundError",
     "MassDeletionError",
+    "RecordNotFoundError",
+    "RecordVersionConflictError",
     "RepositoryError",
     "ResponseDecodeError",
     "RetryLaterError",
@@ -300,3 +304,27 @@ class RepositoryError(SyncError):
     ) -> None:
         super().__init__(message, operation=operation, mailbox=mailbox)
         self.is_transient = is_transient
+
+
+class RecordNotFoundError(RepositoryError):
+    """The CRM record does not exist (any more)."""
+
+
+class RecordVersionConflictError(RepositoryError):
+    """The CRM record's version is not the one the update was based on.
+
+    ``current_version`` is the version the CRM holds now, when the adapter knows it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        current_version: str | None = None,
+        operation: str | None = None,
+        mailbox: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, is_transient=False, operation=operation, mailbox=mailbox
+        )
+        self.current_version = current_version
