@@ -254,7 +254,8 @@ def fault_to_error(
     details: dict[str, str] = {}
     if detail is not None:
         code_el = detail.find(f"{{{ERRORS_NS}}}ResponseCode")
-        code = code_el.text.strip() if code_el is not None and code_el.text else None
+        raw_code = code_el.text.strip() if code_el is not None and code_el.text else ""
+        code = raw_code or None
         text_el = detail.find(f"{{{ERRORS_NS}}}Message")
         message_text = text_el.text if text_el is not None else None
         details = _message_xml(detail.find(t("MessageXml")))

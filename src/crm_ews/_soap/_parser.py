@@ -72,6 +72,9 @@ def parse_xml(
         ResponseDecodeError: The input is too large, not well-formed, or carries
             a DOCTYPE.
     """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"parse_xml takes bytes, not {type(data).__name__}")
+    data = bytes(data)
     if len(data) > max_bytes:
         raise ResponseDecodeError(f"response body exceeds {max_bytes} bytes")
     if not data.strip():
@@ -97,6 +100,14 @@ def parse_xml(
     return root
 
 
+def _deflate_decoder(head: bytes) -> zlib._Decompress:
+    """A zlib decoder for a zlib-wrapped stream, else one for raw deflate."""
+    first, second = head[0], head[1]
+    if first & 0x0F == 8 and ((first << 8) | second) % 31 == 0:
+        return zlib.decompressobj()
+    return zlib.decompressobj(-zlib.MAX_WBITS)
+
+
 class BoundedInflater:
     """Decompress a ``Content-Encoding`` body incrementally, up to a cap.
 
@@ -114,20 +125,32 @@ class BoundedInflater:
         self, encoding: str, *, max_bytes: int = DEFAULT_MAX_BODY_BYTES
     ) -> None:
         encoding = encoding.strip().lower()
+        self._sniffing = False
         if encoding in ("", "identity"):
             self._decoder = None
         elif encoding in ("gzip", "x-gzip"):
             self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
         elif encoding == "deflate":
-            self._decoder = zlib.decompressobj()
+            # HTTP "deflate" means zlib-wrapped data, but some servers send
+            # raw RFC 1951 streams; the first two bytes tell them apart.
+            self._decoder = None
+            self._sniffing = True
         else:
             raise ResponseDecodeError(f"unsupported Content-Encoding {encoding!r}")
         self._max = max_bytes
         self._parts: list[bytes] = []
         self._size = 0
+        self._head = b""
 
     def feed(self, chunk: bytes) -> None:
         """Add one raw chunk; raises once the decoded body passes the cap."""
+        if self._sniffing:
+            self._head += chunk
+            if len(self._head) < 2:
+                return
+            chunk, self._head = self._head, b""
+            self._decoder = _deflate_decoder(chunk)
+            self._sniffing = False
         if self._decoder is None:
             self._append(chunk)
             return
@@ -143,12 +166,21 @@ class BoundedInflater:
             data = self._decoder.unconsumed_tail
 
     def finish(self) -> bytes:
-        """Return the whole decoded body."""
+        """Return the whole decoded body.
+
+        Raises:
+            ResponseDecodeError: The compressed stream is corrupt or cut off
+                before its end (a gzip body without its CRC trailer).
+        """
+        if self._sniffing and self._head:
+            raise ResponseDecodeError("compressed response is truncated")
         if self._decoder is not None:
             try:
                 self._append(self._decoder.flush())
             except zlib.error as exc:
                 raise ResponseDecodeError("compressed response is corrupt") from exc
+            if not self._decoder.eof:
+                raise ResponseDecodeError("compressed response is truncated")
         return b"".join(self._parts)
 
     def _append(self, data: bytes) -> None:
