@@ -33,6 +33,13 @@ from crm_ews.sync._backend import (
     MailboxChangePage,
     MailboxItem,
 )
+from crm_ews.sync._doctor import (
+    AccessStatus,
+    DoctorReport,
+    MailboxCheck,
+    doctor,
+    scope_script,
+)
 from crm_ews.sync._engine import ParkedRetry, SyncEngine
 from crm_ews.sync._memory_backend import InMemoryMailboxBackend
 from crm_ews.sync._policy import (
@@ -62,6 +69,7 @@ from crm_ews.sync._store_memory import MemoryStateStore
 from crm_ews.sync._store_sqlite import SQLiteStateStore, Synchronous
 
 __all__ = [
+    "AccessStatus",
     "Action",
     "AdoptCreated",
     "CRMDeletePolicy",
@@ -74,6 +82,7 @@ __all__ = [
     "DeleteInCRM",
     "DeleteInExchange",
     "Direction",
+    "DoctorReport",
     "EWSDeletePolicy",
     "EntityPolicy",
     "EntityReport",
@@ -87,6 +96,7 @@ __all__ = [
     "MailboxBackend",
     "MailboxChange",
     "MailboxChangePage",
+    "MailboxCheck",
     "MailboxItem",
     "MailboxReport",
     "MassDeletionGuard",
@@ -106,6 +116,8 @@ __all__ = [
     "Unlink",
     "UpdateCRM",
     "UpdateExchange",
+    "doctor",
     "new_correlation_id",
+    "scope_script",
     "utc_now",
 ]

@@ -9,11 +9,11 @@ entity it:
 3. reads Exchange's changes page by page (SyncFolderItems), plans an action
    for each, applies it, and checkpoints the page's SyncState only after
    every change of the page is applied or durably parked;
-4. plans and applies the CRM changes Exchange did not already settle;
-5. reads both sides once more to absorb the echoes of its own writes, so the
-   next run starts idle;
-6. applies deletions that the mass-deletion guard allows;
-7. saves the CRM cursor.
+4. plans and applies the CRM changes Exchange did not already settle, then
+   the deletions the mass-deletion guard allows;
+5. after writing, reads both sides once more to absorb the echoes of its own
+   writes, so the next run starts idle;
+6. saves the CRM cursor.
 
 Every write is preceded by a durable link row: a create stores its
 correlation id first and stamps it on the new item (Exchange) or passes it as
@@ -28,7 +28,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from crm_ews.errors import (
@@ -411,6 +411,7 @@ class _EntityRun:
         self.match_index: dict[tuple[str, ...], CRMRecord] = {}
         self.wrote_exchange = False
         self.wrote_crm = False
+        self.crm_creates: list[CreateInCRM] = []
 
     # -- the run ---------------------------------------------------------
 
@@ -427,13 +428,12 @@ class _EntityRun:
             self.wrote_exchange = self.wrote_crm = False
             await self._exchange_pass()
             await self._crm_pass()
+            await self._apply_deletions()
             if self.dry_run or not (self.wrote_exchange or self.wrote_crm):
                 break
             # Our own writes come back as changes; reading them now keeps the
             # next run idle.  Fresh changes are folded in as well.
             await self._read_crm_changes(self.crm.cursor)
-
-        await self._apply_deletions()
 
         if not self.dry_run and self.crm.cursor is not None:
             self.store.set_crm_cursor(self.mailbox, self.entity, self.crm.cursor)
@@ -509,6 +509,7 @@ class _EntityRun:
                 if seen is not None:
                     seen.add(change.item_id)
                 await self._on_exchange_change(change)
+            await self._flush_crm_creates()
 
             sync_state = page.sync_state
             if not self.dry_run:
@@ -561,7 +562,18 @@ class _EntityRun:
         # A pair Exchange settled is not planned again from the CRM side.
         if isinstance(action, ResolveConflict | LinkMatched | CreateInExchange):
             self.crm.changed.pop(action.record.id or "", None)
+        if isinstance(action, CreateInCRM):
+            # Collected per page and created together (two commits a page).
+            self.crm_creates.append(action)
+            return
         await self._apply(action)
+
+    async def _flush_crm_creates(self) -> None:
+        batch, self.crm_creates = self.crm_creates, []
+        for start in range(0, len(batch), self.engine._batch_size):
+            await self._create_in_crm_batch(
+                batch[start : start + self.engine._batch_size]
+            )
 
     async def _infer_exchange_deletions(self, seen: set[str]) -> None:
         """After a full enumeration, linked items it did not list are gone."""
@@ -807,49 +819,72 @@ class _EntityRun:
         self.report.skipped[action.reason] += 1
 
     async def _create_in_crm(self, action: CreateInCRM) -> None:
-        item = action.item
-        link = action.link
-        if link is None:
-            link = Link(
-                mailbox=self.mailbox,
-                entity=self.entity,
-                state=LinkState.PENDING_CRM_CREATE,
-                ews_item_id=item.ref.item_id,
-                ews_change_key=item.ref.change_key,
-                ews_hash=projection_hash(item.record),
-                is_read_only=item.is_read_only,
-            )
-        else:
-            link = replace(
-                link,
-                state=LinkState.PENDING_CRM_CREATE,
-                crm_id=None,
-                crm_version=None,
-                crm_hash=None,
-                ews_item_id=item.ref.item_id,
-                ews_change_key=item.ref.change_key,
-                ews_hash=projection_hash(item.record),
-                is_read_only=item.is_read_only,
-            )
-        link = self.store.put_link(link)
+        await self._create_in_crm_batch([action])
 
-        try:
-            created = await self.repository.create(
-                self.mailbox, item.record, idempotency_key=link.correlation_id
-            )
-        except _ITEM_ERRORS as exc:
-            self._park(link, exc, "create_crm")
+    async def _create_in_crm_batch(self, actions: Sequence[CreateInCRM]) -> None:
+        """Create CRM records for a batch of Exchange items.
+
+        The pending links are committed together BEFORE any record is
+        created (their correlation ids are the idempotency keys a retry
+        reuses); the outcomes are committed together afterwards.
+        """
+        if not actions:
+            return
+        if self.dry_run:
+            for action in actions:
+                self._record_plan(action)
             return
 
-        self.wrote_crm = True
-        self._settled(
-            link,
-            crm=created,
-            item=item,
-            action="create_crm",
-            reason=action.reason,
-        )
-        self.report.created["crm"] += 1
+        links: list[Link] = []
+        with self.store.transaction():
+            for action in actions:
+                item = action.item
+                pending: dict[str, Any] = {
+                    "state": LinkState.PENDING_CRM_CREATE,
+                    "ews_item_id": item.ref.item_id,
+                    "ews_change_key": item.ref.change_key,
+                    "ews_hash": projection_hash(item.record),
+                    "is_read_only": item.is_read_only,
+                }
+                if action.link is None:
+                    link = Link(mailbox=self.mailbox, entity=self.entity, **pending)
+                else:
+                    link = replace(
+                        action.link,
+                        crm_id=None,
+                        crm_version=None,
+                        crm_hash=None,
+                        **pending,
+                    )
+                links.append(self.store.put_link(link))
+
+        outcomes: list[CRMRecord | Exception] = []
+        for action, link in zip(actions, links, strict=True):
+            try:
+                outcomes.append(
+                    await self.repository.create(
+                        self.mailbox,
+                        action.item.record,
+                        idempotency_key=link.correlation_id,
+                    )
+                )
+            except _ITEM_ERRORS as exc:
+                outcomes.append(exc)
+
+        with self.store.transaction():
+            for action, link, outcome in zip(actions, links, outcomes, strict=True):
+                if isinstance(outcome, Exception):
+                    self._park(link, outcome, "create_crm")
+                    continue
+                self.wrote_crm = True
+                self._settled(
+                    link,
+                    crm=outcome,
+                    item=action.item,
+                    action="create_crm",
+                    reason=action.reason,
+                )
+                self.report.created["crm"] += 1
 
     async def _create_in_exchange(self, actions: Sequence[CreateInExchange]) -> None:
         if not actions:
@@ -910,21 +945,23 @@ class _EntityRun:
             return
 
         self.wrote_exchange = True
-        for action, link, result in zip(actions, links, results, strict=True):
-            if isinstance(result, Exception):
-                if isinstance(result, _MAILBOX_FATAL):
-                    raise result
-                self._park(link, result, "create_ews")
-                continue
-            self._settled(
-                link,
-                crm=action.record,
-                ref=result,
-                ews_record=action.record,
-                action="create_ews",
-                reason=action.reason,
-            )
-            self.report.created["exchange"] += 1
+        fatal = next((r for r in results if isinstance(r, _MAILBOX_FATAL)), None)
+        with self.store.transaction():
+            for action, link, result in zip(actions, links, results, strict=True):
+                if isinstance(result, Exception):
+                    self._park(link, result, "create_ews")
+                    continue
+                self._settled(
+                    link,
+                    crm=action.record,
+                    ref=result,
+                    ews_record=action.record,
+                    action="create_ews",
+                    reason=action.reason,
+                )
+                self.report.created["exchange"] += 1
+        if fatal is not None:
+            raise fatal
 
     async def _update_crm(self, action: UpdateCRM) -> None:
         link = action.link
@@ -1263,15 +1300,39 @@ class _EntityRun:
             changes.update(ews_item_id=ref.item_id, ews_change_key=ref.change_key)
         if ews_record is not None:
             changes.update(ews_hash=projection_hash(ews_record))
-        stored = self.store.put_link(replace(link, **changes))
-        self._journal_link(stored, action, reason, "ok")
+        with self.store.transaction():
+            stored = self.store.put_link(replace(link, **changes))
+            self._journal_link(stored, action, reason, "ok")
 
     def _park(self, link: Link, exc: Exception, action: str) -> None:
         transient = _is_transient(exc)
         retries = link.retry_count + 1
         next_at = self.now + self.engine._retry.delay(retries) if transient else None
         code = _error_code(exc)
-        stored = self.store.put_link(
+        with self.store.transaction():
+            stored = self._park_link(link, code, exc, retries, next_at)
+            self._journal_link(stored, action, code, "parked")
+        self.report.errors[code] += 1
+        self.report.parked += 1
+        logger.warning(
+            "item parked",
+            extra={
+                "mailbox": self.mailbox,
+                "operation": action,
+                "response_code": code,
+                "item_ref": link.correlation_id,
+            },
+        )
+
+    def _park_link(
+        self,
+        link: Link,
+        code: str,
+        exc: Exception,
+        retries: int,
+        next_at: datetime | None,
+    ) -> Link:
+        return self.store.put_link(
             replace(
                 link,
                 state=LinkState.PARKED,
@@ -1283,18 +1344,6 @@ class _EntityRun:
                 retry_count=retries,
                 next_attempt_at=next_at,
             )
-        )
-        self.report.errors[code] += 1
-        self.report.parked += 1
-        self._journal_link(stored, action, code, "parked")
-        logger.warning(
-            "item parked",
-            extra={
-                "mailbox": self.mailbox,
-                "operation": action,
-                "response_code": code,
-                "item_ref": link.correlation_id,
-            },
         )
 
     def _tombstone(self, link: Link, action: str) -> None:
