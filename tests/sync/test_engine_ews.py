@@ -192,7 +192,7 @@ def test_two_way_initial_sync_converges_for_every_entity(setup: Setup) -> None:
 
 
 def test_idle_second_run_costs_one_sync_call_per_folder(setup: Setup) -> None:
-    """After the initial sync, an idle run makes 3 SyncFolderItems calls and no writes."""
+    """After the initial sync, an idle run makes 3 SyncFolderItems calls, no writes."""
     setup.simulator.seed_items(3, mailboxes=[ALICE])
     setup.sync()
     setup.simulator.reset_calls()
@@ -229,7 +229,7 @@ def test_recurring_series_round_trips_both_ways(setup: Setup) -> None:
 
 
 def test_occurrences_keep_local_time_across_a_dst_change(setup: Setup) -> None:
-    """The simulator expands the series in its zone: 10:00 Berlin on both sides of DST."""
+    """The series expands in its zone: 10:00 Berlin on both sides of DST."""
     start = datetime(2027, 3, 22, 10, 0, tzinfo=BERLIN)
     setup.crm[EntityType.APPOINTMENT].create(
         ALICE,
@@ -261,10 +261,10 @@ def test_occurrences_keep_local_time_across_a_dst_change(setup: Setup) -> None:
         )
 
     occurrences = setup.run(view)
-    utc_hours = sorted(
-        (o.start.astimezone(UTC).hour, o.start.date()) for o in occurrences if o.start
+    by_day = sorted(
+        (o.start.date(), o.start.astimezone(UTC).hour) for o in occurrences if o.start
     )
-    assert [hour for hour, _ in utc_hours] == [9, 8, 8]  # CET, then CEST
+    assert [hour for _, hour in by_day] == [9, 8, 8]  # CET, then CEST
     assert all(o.start and o.start.astimezone(BERLIN).hour == 10 for o in occurrences)
 
 
@@ -404,7 +404,7 @@ def test_denied_mailbox_fails_alone(setup: Setup) -> None:
 
 
 def test_every_request_names_its_mailbox_in_both_headers(setup: Setup) -> None:
-    """The simulator saw X-AnchorMailbox equal to the impersonated mailbox on every call."""
+    """Every call carried X-AnchorMailbox equal to the impersonated mailbox."""
     setup.simulator.seed_items(2, mailboxes=[ALICE, BOB])
     setup.run(lambda engine, _b: SyncRunner(engine).run([ALICE, BOB]))
 
