@@ -6,6 +6,20 @@ from datetime import timedelta
 
 import httpx
 import pytest
+
+from crm_ews._retry import RetryPolicy
+from crm_ews._soap import ConnectingSIDKind
+from crm_ews._transport import Transport
+from crm_ews.errors import InvalidSyncStateError, ItemNotFoundError
+from crm_ews.ews import (
+    CalendarItem,
+    Contact,
+    EWSClient,
+    GetItem,
+    ItemChange,
+    ItemId,
+    SyncFolderItems,
+)
 from tests.ews.operations._scenarios import (
     MISUSE,
     SCENARIOS,
@@ -25,20 +39,6 @@ from tests.ews.operations._support import (
     success_message,
 )
 from tests.ews.operations._wire import Recorder
-
-from crm_ews._retry import RetryPolicy
-from crm_ews._soap import ConnectingSIDKind
-from crm_ews._transport import Transport
-from crm_ews.errors import InvalidSyncStateError, ItemNotFoundError
-from crm_ews.ews import (
-    CalendarItem,
-    Contact,
-    EWSClient,
-    GetItem,
-    ItemChange,
-    ItemId,
-    SyncFolderItems,
-)
 
 URL = "https://mail.example.com/EWS/Exchange.asmx"
 MAILBOX = "bob@example.org"

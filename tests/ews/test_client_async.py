@@ -9,6 +9,11 @@ from typing import TypeVar
 
 import httpx
 import pytest
+
+from crm_ews._retry import RetryPolicy
+from crm_ews._transport import AsyncTransport
+from crm_ews.errors import InvalidSyncStateError
+from crm_ews.ews import AsyncEWSClient, CalendarItem, Contact, SyncFolderItems
 from tests.ews.operations._scenarios import (
     MISUSE,
     SCENARIOS,
@@ -25,11 +30,6 @@ from tests.ews.operations._support import (
     fixture_bytes,
 )
 from tests.ews.operations._wire import Recorder
-
-from crm_ews._retry import RetryPolicy
-from crm_ews._transport import AsyncTransport
-from crm_ews.errors import InvalidSyncStateError
-from crm_ews.ews import AsyncEWSClient, CalendarItem, Contact, SyncFolderItems
 
 URL = "https://mail.example.com/EWS/Exchange.asmx"
 MAILBOX = "carol@example.net"

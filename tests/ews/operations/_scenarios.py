@@ -6,18 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from tests.ews.operations._support import (
-    CALENDAR,
-    CONTACTS,
-    CRM_KEY,
-    FOLDER_ID,
-    ITEM_ID,
-    OTHER_ITEM_ID,
-    fixture_bytes,
-    reply_bytes,
-    success_message,
-)
-
 from crm_ews.errors import EWSError
 from crm_ews.ews import (
     CalendarItem,
@@ -30,6 +18,17 @@ from crm_ews.ews import (
     SyncFolderHierarchyPage,
     SyncItemsPage,
     Task,
+)
+from tests.ews.operations._support import (
+    CALENDAR,
+    CONTACTS,
+    CRM_KEY,
+    FOLDER_ID,
+    ITEM_ID,
+    OTHER_ITEM_ID,
+    fixture_bytes,
+    reply_bytes,
+    success_message,
 )
 
 START = datetime(2026, 3, 2, tzinfo=UTC)

@@ -5,16 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.ews.operations._support import (
-    CALENDAR,
-    CONTACTS,
-    CRM_KEY,
-    MAILBOX,
-    error_message,
-    fixture_reply,
-    reply,
-    success_message,
-)
 
 from crm_ews.errors import InvalidRequestError, ResponseDecodeError
 from crm_ews.ews import (
@@ -28,6 +18,16 @@ from crm_ews.ews import (
     IsEqualTo,
     MapiPropertyType,
     Task,
+)
+from tests.ews.operations._support import (
+    CALENDAR,
+    CONTACTS,
+    CRM_KEY,
+    MAILBOX,
+    error_message,
+    fixture_reply,
+    reply,
+    success_message,
 )
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

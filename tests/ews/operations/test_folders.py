@@ -3,16 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.ews.operations._support import (
-    CALENDAR,
-    CONTACTS,
-    FOLDER_ID,
-    MAILBOX,
-    error_message,
-    fixture_reply,
-    reply,
-    success_message,
-)
 
 from crm_ews.errors import InvalidSyncStateError, ItemNotFoundError, ResponseDecodeError
 from crm_ews.ews import (
@@ -28,6 +18,16 @@ from crm_ews.ews import (
     GetFolder,
     IndexedPageView,
     SyncFolderHierarchy,
+)
+from tests.ews.operations._support import (
+    CALENDAR,
+    CONTACTS,
+    FOLDER_ID,
+    MAILBOX,
+    error_message,
+    fixture_reply,
+    reply,
+    success_message,
 )
 
 

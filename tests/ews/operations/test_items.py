@@ -6,15 +6,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.ews.operations._support import (
-    ITEM_ID,
-    MAILBOX,
-    OTHER_ITEM_ID,
-    error_message,
-    fixture_reply,
-    reply,
-    success_message,
-)
 
 from crm_ews.errors import (
     EditConflictError,
@@ -37,6 +28,15 @@ from crm_ews.ews import (
     Task,
     UpdateItem,
     UpdateResult,
+)
+from tests.ews.operations._support import (
+    ITEM_ID,
+    MAILBOX,
+    OTHER_ITEM_ID,
+    error_message,
+    fixture_reply,
+    reply,
+    success_message,
 )
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

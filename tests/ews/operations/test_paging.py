@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.ews.operations._support import CALENDAR, CONTACTS
 
 from crm_ews.errors import InvalidRequestError, ResponseDecodeError
 from crm_ews.ews import (
@@ -29,6 +28,7 @@ from crm_ews.ews import (
     SyncFolderItemsPager,
     SyncItemsPage,
 )
+from tests.ews.operations._support import CALENDAR, CONTACTS
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 

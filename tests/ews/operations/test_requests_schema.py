@@ -7,15 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from lxml import etree
-from tests.ews.operations._support import (
-    CALENDAR,
-    CONTACTS,
-    CRM_KEY,
-    FOLDER_ID,
-    ITEM_ID,
-    OTHER_ITEM_ID,
-    schema_errors,
-)
 
 from crm_ews.ews import (
     AffectedTaskOccurrences,
@@ -46,6 +37,15 @@ from crm_ews.ews import (
     SyncFolderItems,
     Task,
     UpdateItem,
+)
+from tests.ews.operations._support import (
+    CALENDAR,
+    CONTACTS,
+    CRM_KEY,
+    FOLDER_ID,
+    ITEM_ID,
+    OTHER_ITEM_ID,
+    schema_errors,
 )
 
 pytestmark = pytest.mark.schema

@@ -3,15 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.ews.operations._support import (
-    CALENDAR,
-    CONTACTS,
-    ITEM_ID,
-    MAILBOX,
-    fixture_reply,
-    reply,
-    success_message,
-)
 
 from crm_ews.errors import InvalidSyncStateError, ResponseDecodeError
 from crm_ews.ews import (
@@ -23,6 +14,15 @@ from crm_ews.ews import (
     ItemReadFlagChanged,
     ItemUpdated,
     SyncFolderItems,
+)
+from tests.ews.operations._support import (
+    CALENDAR,
+    CONTACTS,
+    ITEM_ID,
+    MAILBOX,
+    fixture_reply,
+    reply,
+    success_message,
 )
 
 
