@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 
+from crm_ews._retry import RetryPolicy
 from crm_ews._soap import ConnectingSIDKind, Impersonation, ServerVersion
+from crm_ews.auth import Secret
 from crm_ews.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -20,8 +22,13 @@ from crm_ews.errors import (
     InvalidSyncStateError,
     ItemNotFoundError,
     MailboxNotFoundError,
+    MassDeletionError,
+    RecordNotFoundError,
+    RecordVersionConflictError,
+    RepositoryError,
     ResponseDecodeError,
     RetryLaterError,
+    SyncError,
     ThrottledError,
     TransportError,
 )
@@ -41,9 +48,16 @@ __all__ = [
     "InvalidSyncStateError",
     "ItemNotFoundError",
     "MailboxNotFoundError",
+    "MassDeletionError",
+    "RecordNotFoundError",
+    "RecordVersionConflictError",
+    "RepositoryError",
     "ResponseDecodeError",
     "RetryLaterError",
+    "RetryPolicy",
+    "Secret",
     "ServerVersion",
+    "SyncError",
     "ThrottledError",
     "TransportError",
     "__version__",
