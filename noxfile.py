@@ -43,6 +43,29 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation with mkdocs --strict into a temporary folder.
+
+    Also fails when docs/reference/api.md no longer matches the code or
+    docs/limitations.md misses a ``# Limitation:`` note.  The built site is
+    thrown away; it is never committed.
+    """
+    session.install("-e", ".[test]", *_group("docs"))
+    session.run("python", "docs/_tools/gen_api.py", "--check")
+    session.run("python", "docs/_tools/check_limitations.py")
+    site = os.path.join(session.create_tmp(), "site")
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--clean",
+        "--site-dir",
+        site,
+        env={"NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+@nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the library sources."""
     session.install("-e", ".", *_group("typecheck"))

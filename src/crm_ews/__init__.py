@@ -10,6 +10,7 @@ import logging
 
 from crm_ews._retry import RetryPolicy
 from crm_ews._soap import ConnectingSIDKind, Impersonation, ServerVersion
+from crm_ews._transport import AsyncTransport, Transport
 from crm_ews.auth import Secret
 from crm_ews.errors import (
     AccessDeniedError,
@@ -37,6 +38,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AccessDeniedError",
+    "AsyncTransport",
     "AuthenticationError",
     "CRMEWSError",
     "ConnectTimeoutError",
@@ -59,6 +61,7 @@ __all__ = [
     "ServerVersion",
     "SyncError",
     "ThrottledError",
+    "Transport",
     "TransportError",
     "__version__",
 ]

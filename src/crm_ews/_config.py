@@ -119,6 +119,17 @@ class PolicySection(_Strict):
 
     conflict: ConflictPolicy
     direction: Direction = Direction.TWO_WAY
+
+    @field_validator("conflict")
+    @classmethod
+    def _not_callable(cls, value: ConflictPolicy) -> ConflictPolicy:
+        if value is ConflictPolicy.CALLABLE:
+            raise ValueError(
+                "the callable policy needs Python code; use it through the "
+                "library (EntityPolicy(conflict_resolver=...)), not the file"
+            )
+        return value
+
     ews_delete: EWSDeletePolicy = EWSDeletePolicy.MOVE_TO_DELETED_ITEMS
     crm_delete: CRMDeletePolicy = CRMDeletePolicy.SOFT_DELETE
     mass_deletion_max_ratio: float = Field(default=0.5, ge=0, le=1)
@@ -161,9 +172,14 @@ class SyncConfig(_Strict):
                 section.window_past_days is not None
                 or section.window_future_days is not None
             ):
+                default = TimeWindow()
                 window = TimeWindow(
-                    past=timedelta(days=section.window_past_days or 0),
-                    future=timedelta(days=section.window_future_days or 365),
+                    past=default.past
+                    if section.window_past_days is None
+                    else timedelta(days=section.window_past_days),
+                    future=default.future
+                    if section.window_future_days is None
+                    else timedelta(days=section.window_future_days),
                 )
             policies.append(
                 EntityPolicy(

@@ -122,3 +122,24 @@ def test_missing_file_and_broken_toml(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(_write(tmp_path, "[exchange\nurl="))
+
+
+def test_callable_conflict_policy_is_refused_in_the_file(tmp_path: Path) -> None:
+    """The callable policy needs code, so the file refuses it with a clear error."""
+    text = GOOD.format(crm="x").replace(
+        'conflict = "crm_wins"', 'conflict = "callable"'
+    )
+
+    with pytest.raises(ConfigError, match="needs Python code"):
+        load_config(_write(tmp_path, text))
+
+
+def test_one_window_bound_keeps_the_other_default(tmp_path: Path) -> None:
+    """Giving only window_future_days keeps TimeWindow's default past span."""
+    text = GOOD.format(crm="x").replace("window_past_days = 7\n", "")
+    config = load_config(_write(tmp_path, text))
+
+    [appointments] = [p for p in config.entity_policies() if p.window is not None]
+    assert appointments.window is not None
+    assert appointments.window.past.days == 30
+    assert appointments.window.future.days == 90

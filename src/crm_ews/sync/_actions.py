@@ -156,6 +156,7 @@ class Skip:
     ews_item_id: str | None = None
 
 
+#: Any one of the action classes the planner produces.
 Action = (
     CreateInCRM
     | CreateInExchange

@@ -243,7 +243,8 @@ def scope_script(
         f"-Role ApplicationImpersonation -User {_quote(service_account)} "
         f"-CustomRecipientWriteScope {_quote(scope_name)}",
         "",
-        "# 4. Remove wider assignments of the role to this account, if any:",
+        "# 4. List the account's other assignments of the role. Review them and",
+        "#    remove the wider ones with Remove-ManagementRoleAssignment.",
         "Get-ManagementRoleAssignment -Role ApplicationImpersonation "
         f"-RoleAssignee {_quote(service_account)} | "
         f"Where-Object {{ $_.Name -ne {_quote(assignment_name)} }} | "

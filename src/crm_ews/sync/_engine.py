@@ -86,7 +86,7 @@ from crm_ews.sync._planner import (
     plan_exchange_upsert,
 )
 from crm_ews.sync._policy import ConflictChoice, Direction, EntityPolicy
-from crm_ews.sync._report import EntityReport, MailboxReport
+from crm_ews.sync._report import EntityReport, MailboxReport, RunReport
 from crm_ews.sync._store import (
     Clock,
     JournalEntry,
@@ -342,9 +342,24 @@ class SyncEngine:
                 },
             )
         else:
+            counts = RunReport(mailboxes=[report]).totals()
             logger.info(
-                "sync run finished",
-                extra={"mailbox": report.mailbox, "sync_run": report.run_id},
+                "sync run finished: %s created, %s updated, %s deleted, "
+                "%s conflicts, %s parked, %s errors",
+                counts.get("created", 0),
+                counts.get("updated", 0),
+                counts.get("deleted", 0),
+                counts.get("conflicts", 0),
+                counts.get("parked", 0),
+                counts.get("errors", 0),
+                extra={
+                    "mailbox": report.mailbox,
+                    "sync_run": report.run_id,
+                    "duration_ms": round(
+                        (report.finished_at - report.started_at).total_seconds() * 1000
+                    ),
+                    "status": "ok",
+                },
             )
         return report
 
@@ -1136,6 +1151,16 @@ class _EntityRun:
         self, link: Link, record: CRMRecord, item: MailboxItem, choice: ConflictChoice
     ) -> None:
         self.report.conflicts += 1
+        logger.warning(
+            "conflict: both sides changed; policy chose %s",
+            choice.value,
+            extra={
+                "mailbox": self.mailbox,
+                "operation": f"sync_{self.entity.value}",
+                "sync_run": self.mailbox_report.run_id,
+                "item_ref": link.correlation_id,
+            },
+        )
         if choice is ConflictChoice.PARK:
             self.store.put_link(
                 replace(
