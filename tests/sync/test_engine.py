@@ -638,3 +638,104 @@ def test_lease_held_by_another_worker_stops_the_mailbox(world: World) -> None:
 
 
 _Factory = Callable[[], World]
+
+
+class _BrokenListing(InMemoryContactRepository):
+    """A CRM whose change listing fails for one mailbox."""
+
+    def list_changes(self, mailbox: str, cursor: str | None) -> ChangeSet[Contact]:
+        if mailbox == BOB:
+            raise RepositoryError("CRM query timed out", is_transient=True)
+        return super().list_changes(mailbox, cursor)
+
+
+def test_crm_listing_failure_stops_only_that_mailbox(world: World) -> None:
+    """A failing CRM listing is reported for its mailbox; the others sync."""
+    world.contacts = _BrokenListing()
+    world.backend.put(ALICE, _contact(1))
+    world.backend.put(BOB, _contact(2))
+
+    report = _run(SyncRunner(world.engine()).run([ALICE, BOB]))
+
+    assert [(r.mailbox, r.error) for r in report.failed] == [(BOB, "RepositoryError")]
+    assert len(_crm_contacts(world, ALICE)) == 1
+
+
+class _Buggy(InMemoryContactRepository):
+    """A CRM adapter with a bug for one mailbox."""
+
+    def list_changes(self, mailbox: str, cursor: str | None) -> ChangeSet[Contact]:
+        if mailbox == BOB:
+            raise ZeroDivisionError("adapter bug")
+        return super().list_changes(mailbox, cursor)
+
+
+def test_unexpected_exception_fails_one_mailbox_not_the_run(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A defect in one mailbox's adapter is logged; the other mailboxes finish."""
+    world.contacts = _Buggy()
+    world.backend.put(ALICE, _contact(1))
+
+    report = _run(SyncRunner(world.engine()).run([ALICE, BOB]))
+
+    assert [(r.mailbox, r.error) for r in report.failed] == [(BOB, "ZeroDivisionError")]
+    assert len(_crm_contacts(world, ALICE)) == 1
+    assert any(r.levelname == "ERROR" for r in caplog.records)
+
+
+def test_a_writer_that_keeps_editing_gets_the_pair_parked(world: World) -> None:
+    """Conflict handling stops after one retry instead of chasing a busy writer."""
+    crm = world.contacts.create(ALICE, _contact(1), idempotency_key="k1")
+    world.sync()
+    [item_id] = world.backend.items(ALICE, EntityType.CONTACT)
+    current = world.contacts.get(ALICE, crm.id or "")
+    assert current is not None
+    world.contacts.update(
+        ALICE,
+        current.model_copy(update={"job_title": "CRM"}),
+        expected_version=current.version or "",
+    )
+    edits = 0
+
+    def busy_writer(operation: str, mailbox: str) -> None:
+        nonlocal edits
+        if operation == "UpdateItem":
+            edits += 1
+            world.backend.put(
+                ALICE, _contact(1, job_title=f"Outlook {edits}"), item_id=item_id
+            )
+
+    world.backend.fault = busy_writer
+    report = world.sync()
+
+    # At most a write and one retry per round, and a run makes three rounds.
+    assert edits <= 6
+    assert report.entities[EntityType.CONTACT].parked >= 1
+    [link] = world.store.iter_links(ALICE, EntityType.CONTACT)
+    assert link.state is LinkState.PARKED
+    assert link.last_error_code == "ErrorIrresolvableConflict"
+
+
+def test_item_restored_while_its_deletion_waits_is_relinked(world: World) -> None:
+    """An item restored under a new id, carrying our correlation id, is relinked."""
+    world.policies = _policies(
+        mass_deletion=MassDeletionGuard(max_ratio=0.0, min_count=0)
+    )
+    world.contacts.create(ALICE, _contact(1), idempotency_key="k1")
+    world.sync()
+    [(item_id, record)] = world.backend.items(ALICE, EntityType.CONTACT).items()
+    [link] = world.store.iter_links(ALICE, EntityType.CONTACT)
+    world.backend.remove(ALICE, EntityType.CONTACT, item_id)
+    refused = world.sync()
+    assert refused.entities[EntityType.CONTACT].deletions_refused == 1
+
+    world.backend.put(
+        ALICE, record, item_id="restored-1", correlation_id=link.correlation_id
+    )
+    world.sync()
+
+    assert len(_crm_contacts(world)) == 1
+    [relinked] = world.store.iter_links(ALICE, EntityType.CONTACT)
+    assert relinked.state is LinkState.LINKED
+    assert relinked.ews_item_id == "restored-1"

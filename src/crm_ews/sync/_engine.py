@@ -34,6 +34,7 @@ from typing import Any
 from crm_ews.errors import (
     AccessDeniedError,
     AuthenticationError,
+    CRMEWSError,
     EditConflictError,
     EWSError,
     InvalidRequestError,
@@ -127,6 +128,12 @@ _PENDING_DELETES = frozenset(
 #: Link states a run finishes before reading new changes.
 _UNFINISHED = frozenset(
     {LinkState.PENDING_EWS_CREATE, LinkState.PENDING_CRM_CREATE, *_PENDING_DELETES}
+)
+
+#: Reasons of writes that are already a second attempt after a conflict; a
+#: further conflict parks the pair instead of trying again.
+_SECOND_TRY = frozenset(
+    {"conflict_crm_wins", "conflict_exchange_wins", "retry_fresh_change_key"}
 )
 
 #: How many echo-absorbing rounds one run makes at most.
@@ -314,9 +321,11 @@ class SyncEngine:
                     self, mailbox, policy, report, dry_run, force_deletions
                 )
                 await run.run()
-        except _MAILBOX_FATAL as exc:
-            return self._finish(report, exc)
-        except (TransportError, RetryLaterError, ResponseDecodeError) as exc:
+        except CRMEWSError as exc:
+            # Anything typed that escaped the per-item handling stops this
+            # mailbox only: the CRM listing failed, the lease was lost, the
+            # server refused the mailbox.  Nothing half-applied is lost; the
+            # checkpoints only ever move after their changes are stored.
             return self._finish(report, exc)
         finally:
             if not dry_run:
@@ -554,8 +563,13 @@ class _EntityRun:
                     candidate is not None
                     and candidate.mailbox == self.mailbox
                     and candidate.entity is self.entity
-                    and candidate.ews_item_id is None
+                    and (
+                        candidate.ews_item_id is None
+                        or candidate.state is LinkState.PENDING_CRM_DELETE
+                    )
                 ):
+                    # A create whose answer was lost, or an item restored
+                    # (under a new id) while its deletion waited for the guard.
                     correlated = candidate
             match = None
             if link is None and correlated is None:
@@ -1005,7 +1019,10 @@ class _EntityRun:
             stored = await self.repository.update(
                 self.mailbox, update, expected_version=current.version or ""
             )
-        except RecordVersionConflictError:
+        except RecordVersionConflictError as exc:
+            if action.reason in _SECOND_TRY:
+                self._park(link, exc, "update_crm")
+                return
             fresh = await self.repository.get(self.mailbox, link.crm_id)
             if fresh is None:
                 await self._apply(
@@ -1062,6 +1079,11 @@ class _EntityRun:
         self.wrote_exchange = True
         for action, result in zip(actions, results, strict=True):
             link = action.link
+            if isinstance(result, EditConflictError) and action.reason in _SECOND_TRY:
+                # Someone keeps editing the item between our read and our
+                # write; park it rather than chase them.
+                self._park(link, result, "update_ews")
+                continue
             if isinstance(result, EditConflictError):
                 [fresh] = await self.backend.get_items(
                     self.mailbox, self.entity, [link.ews_item_id or ""]
@@ -1079,7 +1101,7 @@ class _EntityRun:
                             UpdateExchange(
                                 replace(link, ews_change_key=fresh.ref.change_key),
                                 action.record,
-                                action.reason,
+                                "retry_fresh_change_key",
                             )
                         ]
                     )

@@ -93,8 +93,13 @@ class InMemoryMailboxBackend:
         *,
         item_id: str | None = None,
         is_read_only: bool = False,
+        correlation_id: str | None = None,
     ) -> ItemRef:
-        """Create or replace an item as a mailbox user would (no correlation id)."""
+        """Create or replace an item as a mailbox user would.
+
+        ``correlation_id`` stamps the engine's property on it, as an item the
+        engine created (or one restored from Deleted Items) carries.
+        """
         with self._lock:
             folder = self._folder(mailbox, record.entity)
             item_id = item_id or self._new_id()
@@ -102,7 +107,7 @@ class InMemoryMailboxBackend:
             stored = _Stored(
                 record=record.model_copy(update={"id": None, "version": None}),
                 change_key=self._new_key(),
-                correlation_id=old.correlation_id if old else None,
+                correlation_id=correlation_id or (old.correlation_id if old else None),
                 last_modified=self._clock(),
                 is_read_only=is_read_only,
             )

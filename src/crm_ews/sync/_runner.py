@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from crm_ews.errors import MailboxNotEnrolledError
 from crm_ews.sync._engine import SyncEngine
 from crm_ews.sync._report import MailboxReport, RunReport
 
@@ -32,12 +33,6 @@ _RETRYABLE = frozenset(
         "ConnectTimeoutError",
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _Attempt:
-    mailbox: str
-    number: int
 
 
 class SyncRunner:
@@ -114,6 +109,34 @@ class SyncRunner:
 
         return RunReport(mailboxes=[results[mailbox] for mailbox in ordered])
 
+    async def _guarded(
+        self, mailbox: str, dry_run: bool, force_deletions: bool
+    ) -> MailboxReport:
+        """One mailbox; an unexpected exception fails it alone, never the run."""
+        started = datetime.now(UTC)
+        try:
+            return await self._engine.sync_mailbox(
+                mailbox, dry_run=dry_run, force_deletions=force_deletions
+            )
+        except MailboxNotEnrolledError as exc:
+            error: Exception = exc
+        except Exception as exc:
+            # A defect, not a server answer: log it with its traceback (the
+            # runner swallows it so the other mailboxes finish).
+            logger.exception(
+                "mailbox sync failed unexpectedly", extra={"mailbox": mailbox}
+            )
+            error = exc
+        return MailboxReport(
+            mailbox=mailbox,
+            run_id="",
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            dry_run=dry_run,
+            error=type(error).__name__,
+            error_message=str(error)[:200],
+        )
+
     async def _sync_with_retries(
         self,
         mailbox: str,
@@ -124,9 +147,7 @@ class SyncRunner:
         attempt = 1
         while True:
             async with limit:
-                report = await self._engine.sync_mailbox(
-                    mailbox, dry_run=dry_run, force_deletions=force_deletions
-                )
+                report = await self._guarded(mailbox, dry_run, force_deletions)
             if report.error not in _RETRYABLE or attempt >= self._attempts:
                 return report
 
