@@ -182,6 +182,11 @@ _SHOW_AS_BACK: Final = {value: key for key, value in _SHOW_AS.items()}
 
 def recurrence_to_ews(recurrence: Recurrence | None) -> EWSRecurrence | None:
     """The EWS recurrence for a neutral one."""
+    # Limitation: a series syncs as its master only.  An occurrence moved or
+    # cancelled in Outlook changes the master's ModifiedOccurrences or
+    # DeletedOccurrences, which the neutral record does not carry, so the
+    # CRM keeps the regular pattern.  CRMs that need exceptions read them
+    # with EWSClient.calendar_view.
     if recurrence is None:
         return None
     days = tuple(_WEEKDAYS[day] for day in recurrence.days_of_week)

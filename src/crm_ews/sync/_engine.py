@@ -464,6 +464,11 @@ class _EntityRun:
 
     async def _read_crm_changes(self, cursor: str | None) -> None:
         """Collect every page of CRM changes after ``cursor``."""
+        # Limitation: one run holds all CRM changes since the cursor in
+        # memory (on a first run, the mailbox's whole CRM listing), unlike the
+        # Exchange side, which streams page by page.  A CRM mailbox of some
+        # hundred thousand records needs hundreds of MB on its first run;
+        # page such first syncs by enrolling mailboxes in smaller groups.
         changes = _CRMChanges(cursor=cursor)
         listed: set[str] = set()
         while True:
@@ -570,6 +575,11 @@ class _EntityRun:
                 ):
                     # A create whose answer was lost, or an item restored
                     # (under a new id) while its deletion waited for the guard.
+                    # Limitation: an item a user created in Outlook carries no
+                    # correlation id; restored after the guard refused its
+                    # deletion, it is copied to the CRM as new while the old
+                    # record stays.  Resolve refused deletions before users
+                    # restore items (crm-ews sync --force-deletions or undo).
                     correlated = candidate
             match = None
             if link is None and correlated is None:
@@ -1422,6 +1432,10 @@ class _EntityRun:
         )
 
     def _renew_lease(self) -> None:
+        # Limitation: the lease is renewed after each Exchange page only; a CRM
+        # pass that writes for longer than lease_ttl (900 s by default) may
+        # let another worker take the mailbox over.  Keep lease_ttl well above
+        # the slowest mailbox's run time.
         if not self.store.renew_lease(
             self.mailbox, self.engine._worker_id, self.engine._lease_ttl
         ):
