@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,8 +28,12 @@ from crm_ews.repository import (
     Task,
 )
 from crm_ews.sync import (
+    ConflictChoice,
     ConflictPolicy,
+    CRMDeletePolicy,
+    Direction,
     EntityPolicy,
+    EWSDeletePolicy,
     LinkState,
     ParkedRetry,
     SQLiteStateStore,
@@ -65,6 +69,7 @@ class Setup:
     crm: dict[EntityType, Any]
     store: SQLiteStateStore
     conflict: ConflictPolicy = ConflictPolicy.CRM_WINS
+    policy_options: dict[str, Any] = field(default_factory=dict)
 
     def run(self, work: Callable[[SyncEngine, EWSMailboxBackend], Awaitable[T]]) -> T:
         async def main() -> T:
@@ -80,7 +85,9 @@ class Setup:
                     repositories=self.crm,
                     store=self.store,
                     policies=[
-                        EntityPolicy(entity=entity, conflict=self.conflict)
+                        EntityPolicy(
+                            entity=entity, conflict=self.conflict, **self.policy_options
+                        )
                         for entity in EntityType
                     ],
                     enrolled=[ALICE, BOB, CAROL],
@@ -412,3 +419,124 @@ def test_every_request_names_its_mailbox_in_both_headers(setup: Setup) -> None:
     assert calls
     assert all(call.mailbox == call.anchor_mailbox for call in calls)
     assert {call.mailbox for call in calls} == {ALICE, BOB}
+
+
+def _edited_on_both_sides(setup: Setup) -> tuple[str, str]:
+    """Link one contact, then edit it in the CRM and in Outlook."""
+    contacts = setup.crm[EntityType.CONTACT]
+    created = contacts.create(
+        ALICE,
+        Contact(given_name="Eve", email_addresses=("eve@example.org",)),
+        idempotency_key="eve",
+    )
+    setup.sync()
+    [item] = setup.simulator.items(ALICE, "contacts")
+    current = contacts.get(ALICE, created.id)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    contacts.update(
+        ALICE,
+        current.model_copy(update={"job_title": "crm side", "modified_at": later}),
+        expected_version=current.version,
+    )
+    setup.simulator.modify_item(ALICE, item.item_id, JobTitle="exchange side")
+    return created.id, item.item_id
+
+
+@pytest.mark.parametrize(
+    ("policy", "winner"),
+    [
+        (ConflictPolicy.CRM_WINS, "crm side"),
+        (ConflictPolicy.EXCHANGE_WINS, "exchange side"),
+        (ConflictPolicy.NEWEST_WINS, "crm side"),  # the CRM edit is an hour later
+        (ConflictPolicy.CALLABLE, "exchange side"),
+    ],
+)
+def test_every_conflict_policy_over_ews(
+    setup: Setup, policy: ConflictPolicy, winner: str
+) -> None:
+    """Each conflict policy leaves both sides holding the winner's edit."""
+    setup.conflict = policy
+    if policy is ConflictPolicy.CALLABLE:
+        setup.policy_options = {
+            "conflict_resolver": lambda _crm, _ews: ConflictChoice.EXCHANGE
+        }
+    _edited_on_both_sides(setup)
+
+    report = setup.sync()
+
+    assert report.entities[EntityType.CONTACT].conflicts == 1
+    [crm] = setup.crm[EntityType.CONTACT].records(ALICE)
+    [ews] = setup.exchange(EntityType.CONTACT)
+    assert crm.job_title == winner
+    assert ews.job_title == winner  # type: ignore[attr-defined]
+
+
+def test_park_policy_over_ews_keeps_both_edits(setup: Setup) -> None:
+    """PARK leaves both edits in place and the pair in conflict."""
+    setup.conflict = ConflictPolicy.PARK
+    _edited_on_both_sides(setup)
+
+    setup.sync()
+
+    [crm] = setup.crm[EntityType.CONTACT].records(ALICE)
+    [ews] = setup.exchange(EntityType.CONTACT)
+    assert (crm.job_title, ews.job_title) == ("crm side", "exchange side")  # type: ignore[attr-defined]
+    [link] = setup.store.iter_links(ALICE, EntityType.CONTACT)
+    assert link.state is LinkState.CONFLICT
+
+
+@pytest.mark.parametrize(
+    ("direction", "crm_count", "ews_count"),
+    [
+        (Direction.TWO_WAY, 2, 2),
+        (Direction.CRM_TO_EXCHANGE, 1, 2),
+        (Direction.EXCHANGE_TO_CRM, 2, 1),
+    ],
+)
+def test_directions_over_ews(
+    setup: Setup, direction: Direction, crm_count: int, ews_count: int
+) -> None:
+    """One-way policies copy only their way."""
+    setup.policy_options = {"direction": direction}
+    setup.crm[EntityType.TASK].create(
+        ALICE, Task(subject="crm task"), idempotency_key="t"
+    )
+    setup.simulator.add_item(
+        ALICE,
+        default_mappings()[EntityType.TASK]
+        .to_item(Task(subject="outlook task"))
+        .to_xml(),
+    )
+
+    setup.sync()
+
+    assert len(setup.crm[EntityType.TASK].records(ALICE)) == crm_count
+    assert len(setup.simulator.items(ALICE, "tasks")) == ews_count
+
+
+def test_ignore_delete_policies_over_ews(setup: Setup) -> None:
+    """IGNORE on both sides unlinks instead of deleting anything."""
+    setup.policy_options = {
+        "crm_delete": CRMDeletePolicy.IGNORE,
+        "ews_delete": EWSDeletePolicy.IGNORE,
+    }
+    contacts = setup.crm[EntityType.CONTACT]
+    for n in range(2):
+        contacts.create(
+            ALICE,
+            Contact(given_name=f"K{n}", email_addresses=(f"k{n}@example.org",)),
+            idempotency_key=f"k{n}",
+        )
+    setup.sync()
+    [first, second] = sorted(contacts.records(ALICE), key=lambda c: c.given_name)
+    contacts.delete(ALICE, first.id)
+    link = setup.store.get_link_by_crm_id(ALICE, EntityType.CONTACT, second.id)
+    setup.simulator.remove_item(ALICE, link.ews_item_id)
+
+    setup.sync()
+
+    assert [c.given_name for c in contacts.records(ALICE)] == ["K1"]
+    assert [i.text("GivenName") for i in setup.simulator.items(ALICE, "contacts")] == [
+        "K0"
+    ]
+    assert setup.store.count_links(ALICE, EntityType.CONTACT) == 0
