@@ -436,6 +436,7 @@ class _EntityRun:
         self.wrote_exchange = False
         self.wrote_crm = False
         self.crm_creates: list[CreateInCRM] = []
+        self.cursor_held = False
 
     # -- the run ---------------------------------------------------------
 
@@ -459,7 +460,7 @@ class _EntityRun:
             # next run idle.  Fresh changes are folded in as well.
             await self._read_crm_changes(self.crm.cursor)
 
-        if not self.dry_run and self.crm.cursor is not None:
+        if not self.dry_run and self.crm.cursor is not None and not self.cursor_held:
             self.store.set_crm_cursor(self.mailbox, self.entity, self.crm.cursor)
 
     async def _read_crm_changes(self, cursor: str | None) -> None:
@@ -487,9 +488,12 @@ class _EntityRun:
             if not page.has_more:
                 break
 
-        if changes.is_full_listing:
-            # Without change tracking the engine infers deletions from its
-            # links: a linked record that no page mentions is gone.
+        if changes.is_full_listing or cursor is None:
+            # A full listing (no change tracking, or no cursor saved yet: a
+            # first listing names every live record) says nothing about
+            # deletions, so the engine infers them from its links: a linked
+            # record that no page mentions is gone.  The mass-deletion guard
+            # stands between this inference and any delete.
             for link in self.store.iter_links(
                 self.mailbox, self.entity, states={LinkState.LINKED, LinkState.PARKED}
             ):
@@ -631,9 +635,24 @@ class _EntityRun:
 
     # -- CRM side --------------------------------------------------------
 
+    def _crm_creates_unresolved(self) -> bool:
+        """Whether a CRM create of an earlier run is still unresolved.
+
+        Its record may exist in the CRM without the engine knowing its id (the
+        answer or the process was lost, and recovery has not succeeded yet);
+        such a record looks unlinked, and creating it in Exchange would
+        duplicate the item it came from.
+        """
+        waiting = (LinkState.PENDING_CRM_CREATE, LinkState.PARKED)
+        return any(
+            link.crm_id is None
+            for link in self.store.iter_links(self.mailbox, self.entity, states=waiting)
+        )
+
     async def _crm_pass(self) -> None:
         creates: list[CreateInExchange] = []
         updates: list[UpdateExchange] = []
+        hold_new = not self.dry_run and self._crm_creates_unresolved()
 
         for crm_id, record in list(self.crm.changed.items()):
             link = self.store.get_link_by_crm_id(self.mailbox, self.entity, crm_id)
@@ -646,7 +665,12 @@ class _EntityRun:
             action = plan_crm_change(
                 record, link, self.policy, selected=selected, now=self.now
             )
-            if isinstance(action, CreateInExchange):
+            if isinstance(action, CreateInExchange) and hold_new and link is None:
+                # Held until the unresolved create is recovered; the CRM
+                # cursor stays put so the record is listed again next run.
+                self.cursor_held = True
+                self.report.skipped["awaiting_recovery"] += 1
+            elif isinstance(action, CreateInExchange):
                 creates.append(action)
             elif isinstance(action, UpdateExchange):
                 updates.append(action)

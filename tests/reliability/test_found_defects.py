@@ -1,0 +1,89 @@
+"""Engine defects the reliability suite found, kept as regression tests.
+
+Each test is the smallest deterministic reproduction of a schedule the
+stateful machine (test_stateful_sync.py) shrank to.  Both failed against the
+engine as it was before the fix in _engine.py (``_crm_creates_unresolved``
+and the deletion inference in ``_read_crm_changes``).
+"""
+
+from __future__ import annotations
+
+from crm_ews.backends import EWSMailboxBackend
+from crm_ews.ews import AsyncEWSClient
+from crm_ews.repository import EntityType
+from crm_ews.sync import MailboxReport, MemoryStateStore
+from crm_ews.testing import FaultKind
+from tests.reliability import _support as s
+from tests.reliability._crash import CrashPoints, SimulatedCrash, raise_crash
+
+CONTACT = EntityType.CONTACT
+
+
+class World:
+    """One mailbox, in-process simulator, memory CRM and memory store."""
+
+    def __init__(self) -> None:
+        self.sim = s.simulator([s.ALICE])
+        self.crm = s.memory_crm()
+        self.store = MemoryStateStore()
+        self.sleep = s.FakeSleep()
+
+    async def _sync(self, crash: CrashPoints | None) -> MailboxReport:
+        transport = s.in_process_transport(self.sim, self.sleep)
+        async with transport, AsyncEWSClient(transport=transport) as client:
+            backend = EWSMailboxBackend(client, page_size=10)
+            engine = s.make_engine(backend, self.crm, self.store, [s.ALICE])
+            if crash is not None:
+                crash.install(store=self.store, backend=backend, repositories=self.crm)
+            try:
+                return await engine.sync_mailbox(s.ALICE)
+            finally:
+                if crash is not None:
+                    crash.uninstall()
+
+    def sync(self, crash: CrashPoints | None = None) -> MailboxReport | None:
+        try:
+            return s.run(self._sync(crash))
+        except SimulatedCrash:
+            return None
+
+    def sides(self) -> s.Sides:
+        return s.read_sides(self.sim, self.crm[CONTACT], s.ALICE, CONTACT)
+
+
+def test_failed_recovery_of_an_unclear_crm_create_makes_no_second_item() -> None:
+    """Crash after the CRM create, then a failing GetItem: still one item."""
+    world = World()
+    world.sim.add_item(s.ALICE, s.new_element(CONTACT, 1))
+    crashed = world.sync(CrashPoints(raise_crash, step="repo.create:after"))
+    assert crashed is None
+    assert len(world.crm[CONTACT].records(s.ALICE)) == 1
+
+    # The recovery's GetItem answers with a cut-off body: the link is parked.
+    world.sim.schedule_fault(FaultKind.TRUNCATE, operation="GetItem", times=5)
+    world.sync()
+    world.sync()
+
+    sides = world.sides()
+    assert s.duplicates(sides) == []
+    assert s.converged(sides) == []
+
+
+def test_crm_deletion_before_the_first_complete_run_reaches_exchange() -> None:
+    """Links exist, the CRM cursor was never saved, a CRM delete still propagates."""
+    world = World()
+    for n in (1, 2):
+        world.sim.add_item(s.ALICE, s.new_element(CONTACT, n))
+    # The first run links both pairs, then dies before saving the cursor.
+    crashed = world.sync(CrashPoints(raise_crash, step="store.set_crm_cursor:before"))
+    assert crashed is None
+    assert world.store.get_crm_cursor(s.ALICE, CONTACT) is None
+    [first, _second] = sorted(world.crm[CONTACT].records(s.ALICE), key=s.token)
+    world.crm[CONTACT].delete(s.ALICE, first.id)
+
+    world.sync()
+    world.sync()
+
+    sides = world.sides()
+    assert sorted(sides.exchange_tokens()) == ["G2"]
+    assert s.converged(sides) == []
