@@ -8,7 +8,10 @@ and the deletion inference in ``_read_crm_changes``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from crm_ews.backends import EWSMailboxBackend
+from crm_ews.errors import RepositoryError
 from crm_ews.ews import AsyncEWSClient
 from crm_ews.repository import EntityType
 from crm_ews.sync import MailboxReport, MemoryStateStore
@@ -87,3 +90,31 @@ def test_crm_deletion_before_the_first_complete_run_reaches_exchange() -> None:
     sides = world.sides()
     assert sorted(sides.exchange_tokens()) == ["G2"]
     assert s.converged(sides) == []
+
+
+def test_a_create_the_crm_refused_for_good_holds_no_new_record_back() -> None:
+    """The hold behind unresolved creates spares a create the CRM refused.
+
+    A permanent refusal made no CRM record, so nothing can be duplicated; a
+    hold would keep every later CRM record out of Exchange for good.
+    """
+    world = World()
+    repository = world.crm[CONTACT]
+    world.sim.add_item(s.ALICE, s.new_element(CONTACT, 1))
+    original = repository.create
+
+    def refuse(mailbox: str, record: Any, *, idempotency_key: str) -> Any:
+        raise RepositoryError("the CRM requires a company", is_transient=False)
+
+    repository.create = refuse  # type: ignore[method-assign]
+    report = world.sync()
+    repository.create = original  # type: ignore[method-assign]
+    assert report is not None
+    assert dict(report.entity(CONTACT).errors) == {"CRMRefusedCreate": 1}
+
+    repository.create(s.ALICE, s.new_record(CONTACT, 2), idempotency_key="k2")
+    report = world.sync()
+
+    assert report is not None
+    assert report.entity(CONTACT).skipped["awaiting_recovery"] == 0
+    assert sorted(world.sides().exchange_tokens()) == ["G1", "G2"]

@@ -159,6 +159,11 @@ class ParkedRetry:
         return min(self.base * (1 << exponent), self.maximum)
 
 
+#: The error code of a link whose CRM create the repository refused with a
+#: permanent error (the repository's own exception names the text).
+CRM_REFUSED_CREATE = "CRMRefusedCreate"
+
+
 def _is_transient(exc: Exception) -> bool:
     if isinstance(exc, RepositoryError):
         return exc.is_transient
@@ -641,11 +646,19 @@ class _EntityRun:
         Its record may exist in the CRM without the engine knowing its id (the
         answer or the process was lost, and recovery has not succeeded yet);
         such a record looks unlinked, and creating it in Exchange would
-        duplicate the item it came from.
+        duplicate the item it came from.  A create the CRM refused for good
+        (a permanent repository error, parked as ``CRMRefusedCreate``) made no
+        record and holds nothing back.
         """
+        # Limitation: while such a create stays unresolved (the CRM keeps
+        # failing transiently), every new CRM record of this mailbox and
+        # entity waits with it: the report counts them as skipped
+        # "awaiting_recovery" and the CRM cursor does not move.  Whoever
+        # watches the reports sees the count grow; fix the CRM side, and the
+        # next run recovers the create and then syncs the held records.
         waiting = (LinkState.PENDING_CRM_CREATE, LinkState.PARKED)
         return any(
-            link.crm_id is None
+            link.crm_id is None and link.last_error_code != CRM_REFUSED_CREATE
             for link in self.store.iter_links(self.mailbox, self.entity, states=waiting)
         )
 
@@ -936,6 +949,11 @@ class _EntityRun:
 
         with self.store.transaction():
             for action, link, outcome in zip(actions, links, outcomes, strict=True):
+                if isinstance(outcome, RepositoryError) and not outcome.is_transient:
+                    # The CRM refused the record for good: it made nothing,
+                    # so nothing waits for this create (_crm_creates_unresolved).
+                    self._park(link, outcome, "create_crm", code=CRM_REFUSED_CREATE)
+                    continue
                 if isinstance(outcome, Exception):
                     self._park(link, outcome, "create_crm")
                     continue
@@ -1385,11 +1403,13 @@ class _EntityRun:
             stored = self.store.put_link(replace(link, **changes))
             self._journal_link(stored, action, reason, "ok")
 
-    def _park(self, link: Link, exc: Exception, action: str) -> None:
+    def _park(
+        self, link: Link, exc: Exception, action: str, *, code: str | None = None
+    ) -> None:
         transient = _is_transient(exc)
         retries = link.retry_count + 1
         next_at = self.now + self.engine._retry.delay(retries) if transient else None
-        code = _error_code(exc)
+        code = code or _error_code(exc)
         with self.store.transaction():
             stored = self._park_link(link, code, exc, retries, next_at)
             self._journal_link(stored, action, code, "parked")
