@@ -26,6 +26,7 @@ from crm_ews._transport._core import (
     TransportCore,
     no_cookie_jar,
 )
+from crm_ews._transport._slots import ConnectionSlots
 
 __all__ = ["AsyncTransport"]
 
@@ -95,6 +96,10 @@ class AsyncTransport(TransportCore):
         ):
             raise TypeError("http_transport must be an httpx.AsyncBaseTransport")
         self._sleep = sleep
+        if http_transport is None and self._limits.max_connections is not None:
+            # httpcore's own pool costs more CPU per call than the call's
+            # XML once many connections are open; see _slots.py.
+            http_transport = ConnectionSlots(self._limits, verify=verify)
         self._client = httpx.AsyncClient(
             auth=auth,
             verify=verify,
