@@ -172,6 +172,12 @@ def test_parse_xml_itself_refuses_the_attacks(data: bytes) -> None:
         parse_xml(data)
 
 
+def test_whitespace_only_body_is_refused_as_empty() -> None:
+    """A body of blanks and line breaks is an empty response, not a parse error."""
+    with pytest.raises(ResponseDecodeError, match="empty"):
+        parse_xml(b" \r\n\t \x0b\x0c")
+
+
 def test_doctype_message_names_the_reason() -> None:
     """A DOCTYPE refusal says so, whether found before or after parsing."""
     for data in (REFUSED["doctype"], REFUSED["utf16-doctype"]):

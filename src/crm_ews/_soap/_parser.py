@@ -77,7 +77,8 @@ def parse_xml(
     data = bytes(data)
     if len(data) > max_bytes:
         raise ResponseDecodeError(f"response body exceeds {max_bytes} bytes")
-    if not data.strip():
+    # isspace() stops at the first other byte; strip() would copy the body.
+    if not data or data.isspace():
         raise ResponseDecodeError("response body is empty")
 
     # Cheap refusal before libxml2 sees an internal subset at all.  The check

@@ -293,6 +293,23 @@ def test_ids_decode() -> None:
     assert occurrence == OccurrenceItemId(recurring_master_id="R", instance_index=3)
 
 
+def test_items_of_one_page_share_their_parent_folder_id() -> None:
+    """Equal parent folder ids decode to one frozen instance; others stay apart."""
+    first, second, other = (
+        item_from_xml(
+            _parse(
+                f'<t:Contact><t:ParentFolderId Id="{folder}" ChangeKey="k"/>'
+                "</t:Contact>"
+            )
+        )
+        for folder in ("F1", "F1", "F2")
+    )
+
+    assert first.parent_folder_id is second.parent_folder_id
+    assert first.parent_folder_id == FolderId(id="F1", change_key="k")
+    assert other.parent_folder_id == FolderId(id="F2", change_key="k")
+
+
 @pytest.mark.parametrize(
     ("decode", "body"),
     [

@@ -8,6 +8,7 @@ detected (:class:`~crm_ews.errors.EditConflictError`).
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Final
 
 from lxml import etree
@@ -123,7 +124,16 @@ class FolderId(EWSModel):
             ResponseDecodeError: The ``Id`` attribute is missing or empty.
         """
         value, change_key = _id_attributes(element)
+        if cls is FolderId:
+            return _shared_folder_id(value, change_key)
         return cls._trusted(id=value, change_key=change_key)
+
+
+@lru_cache(maxsize=128)
+def _shared_folder_id(value: str, change_key: str | None) -> FolderId:
+    # Every item in a page names the same parent folder; ids are frozen
+    # values, so one instance serves them all and spares the allocations.
+    return FolderId._trusted(id=value, change_key=change_key)
 
 
 class DistinguishedFolderName(StrEnum):
