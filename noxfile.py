@@ -66,6 +66,18 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmark suite beside exchangelib; not part of CI.
+
+    Arguments after ``--`` go to ``python -m benchmarks`` (scenario names,
+    ``--size smoke``, ``--latency-ms 5``...).  Prints Markdown tables and
+    writes the figures as JSON under benchmarks/results/.
+    """
+    session.install("-e", ".[cli]", "exchangelib==5.6.0")
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the library sources."""
     session.install("-e", ".", *_group("typecheck"))
