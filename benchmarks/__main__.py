@@ -135,9 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name in chosen:
         began = time.perf_counter()
+        load_before = os.getloadavg()
         print(f"running {name} ...", file=sys.stderr, flush=True)
         result = SCENARIOS[name](sizes, args.latency_ms)
         result["scenario_seconds"] = round(time.perf_counter() - began, 1)
+        # Other work on the machine shows here; the figures are only as
+        # quiet as the machine was.
+        result["loadavg_before"] = load_before
+        result["loadavg_after"] = os.getloadavg()
         report["results"].append(result)
         print(f"  done in {result['scenario_seconds']} s", file=sys.stderr, flush=True)
 

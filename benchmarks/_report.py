@@ -112,13 +112,14 @@ def _engine_rows(result: dict[str, Any]) -> list[list[object]]:
         server = run["server"]
         operations = ", ".join(f"{op} {n}" for op, n in server["requests"].items())
         writes = ", ".join(f"{k} {v}" for k, v in sorted(run["crm_writes"].items()))
-        floor = run.get("x_floor")
+        floor = run.get("floor_seconds")
         rows.append(
             [
                 result["title"],
                 run["step"],
                 f"{run['wall_seconds']:.2f}",
                 f"{floor:.2f}" if floor is not None else "n/a",
+                f"{run['x_floor']:.2f}" if floor is not None else "n/a",
                 f"{run['ews_calls_per_mailbox']:.2f}",
                 operations or "none",
                 writes or "none",
@@ -199,6 +200,7 @@ def render(report: dict[str, Any]) -> str:
                 "Scenario",
                 "Run",
                 "Wall s",
+                "Floor s",
                 "x floor",
                 "EWS calls / mailbox",
                 "Calls by operation",
@@ -210,6 +212,19 @@ def render(report: dict[str, Any]) -> str:
             ],
             engine_rows,
         )
+    loads = [
+        [
+            result["title"],
+            result["scenario_seconds"],
+            " / ".join(f"{value:.2f}" for value in result["loadavg_before"]),
+            " / ".join(f"{value:.2f}" for value in result["loadavg_after"]),
+        ]
+        for result in results
+        if "loadavg_before" in result
+    ]
+    if loads:
+        lines += ["", "### Machine load (1 / 5 / 15 min load averages)", ""]
+        lines += _table(["Scenario", "Seconds", "Load before", "Load after"], loads)
     targets = [
         [
             result["title"],

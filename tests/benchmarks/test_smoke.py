@@ -74,6 +74,9 @@ def test_engine_idle_run_is_counted(results: dict[str, dict[str, Any]]) -> None:
     assert idle["server"]["requests"].get("SyncFolderItems", 0) > 0
     assert idle["failed"] == []
     assert _finite_positive(idle["peak_rss_mb"])
+    for run in (initial, idle):
+        assert _finite_positive(run["floor_seconds"])
+        assert run["x_floor"] == round(run["wall_seconds"] / run["floor_seconds"], 2)
     assert {t["name"] for t in results["engine"]["targets"]} >= {"idle: CRM writes"}
 
 
@@ -82,6 +85,7 @@ def test_memory_reports_peak_rss(results: dict[str, dict[str, Any]]) -> None:
     (run,) = results["memory"]["runs"]
     assert run["crm_writes"].get("create") == results["memory"]["params"]["items"]
     assert _finite_positive(run["peak_rss_mb"])
+    assert _finite_positive(results["memory"]["floor"]["seconds"])
 
 
 def test_report_renders_and_serialises(
@@ -113,4 +117,7 @@ def test_command_line_writes_json(tmp_path: Path) -> None:
     written = json.loads(output.read_text(encoding="utf-8"))
     assert [result["name"] for result in written["results"]] == ["bulk_write"]
     assert written["machine"]["cpus"] >= 1
+    (result,) = written["results"]
+    assert len(result["loadavg_before"]) == len(result["loadavg_after"]) == 3
+    assert "### Machine load" in render(written)
     assert main(["--render", str(output)]) == 0
