@@ -16,7 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from lxml import etree
 
+from crm_ews.errors import CRMEWSError
 from tests.reliability import _fuzz
 from tests.reliability import _support as s
 
@@ -81,3 +83,41 @@ def test_the_mutations_reach_past_the_envelope() -> None:
 
     assert OUTCOMES["ok"] >= sum(OUTCOMES.values()) // 20, OUTCOMES
     assert OUTCOMES["ResponseDecodeError"] > 0, OUTCOMES
+
+
+def _variants(data: bytes) -> Iterator[tuple[str, bytes]]:
+    """Each element of a document removed, and each child list reversed."""
+    count = sum(1 for _ in etree.fromstring(data).iter())
+    for index in range(count):
+        copy = etree.fromstring(data)
+        element = list(copy.iter())[index]
+        parent = element.getparent()
+        if parent is not None:
+            parent.remove(element)
+            yield f"without element {index}", etree.tostring(copy)
+        copy = etree.fromstring(data)
+        element = list(copy.iter())[index]
+        if len(element) > 1:
+            element[:] = list(element)[::-1]
+            yield f"element {index} reversed", etree.tostring(copy)
+
+
+def test_every_missing_element_and_reversed_order_is_typed_or_tolerated() -> None:
+    """Drop each element of each recorded response, reverse each child list."""
+    outcomes: Counter[str] = Counter()
+
+    for seed in _fuzz.seeds():
+        for name, data in _variants(seed.data):
+            try:
+                _fuzz.decode(seed.operation, seed.shape, data)
+            except CRMEWSError:
+                outcomes["typed_error"] += 1
+            else:
+                outcomes["tolerated"] += 1
+            assert name
+
+    assert outcomes["typed_error"] > 100, outcomes
+    assert outcomes["tolerated"] > 100, outcomes
+    s.FIGURES["hostile.structural_variants"] += sum(outcomes.values())
+    for key, value in outcomes.items():
+        s.FIGURES[f"hostile.structural_{key}"] += value
