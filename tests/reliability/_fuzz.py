@@ -297,6 +297,8 @@ def _set_attribute(element: etree._Element, name: str, text: str) -> None:
 #: One cheap, shared strategy for every choice; building a new strategy per
 #: draw (``sampled_from`` over a fresh list) costs more than the decode.
 _INDEX: Final = st.integers(0, 2**16)
+#: Edits, value rewrites weighted up: they are what reaches the model
+#: decoders (dates, numbers, enums) instead of stopping at the envelope.
 _EDITS: Final = (
     "drop",
     "duplicate",
@@ -304,6 +306,9 @@ _EDITS: Final = (
     "move",
     "rename",
     "text",
+    "text",
+    "text",
+    "attribute",
     "attribute",
     "drop-attribute",
     "unknown-child",
@@ -349,7 +354,8 @@ def _tree_edit(draw: st.DrawFn, root: etree._Element) -> None:
     elif kind == "rename":
         target.tag = _pick(draw, tags)
     elif kind == "text":
-        _set_text(target, _text(draw))
+        leaves = [el for el in elements if len(el) == 0]
+        _set_text(_pick(draw, leaves), _text(draw))
     elif kind == "attribute":
         _set_attribute(target, _pick(draw, attributes), _text(draw))
     elif kind == "drop-attribute" and target.attrib:

@@ -85,8 +85,13 @@ def test_the_mutations_reach_past_the_envelope() -> None:
     assert OUTCOMES["ResponseDecodeError"] > 0, OUTCOMES
 
 
+#: Values put into every leaf and attribute of every recorded response: empty,
+#: not a number, not a date, out of range, and plain words where enums go.
+WRONG_VALUES = ("", "garbage", "-1", "99999999999999999999", "2026-02-30T25:61:61Z")
+
+
 def _variants(data: bytes) -> Iterator[tuple[str, bytes]]:
-    """Each element of a document removed, and each child list reversed."""
+    """Each element dropped, each child list reversed, each value made wrong."""
     count = sum(1 for _ in etree.fromstring(data).iter())
     for index in range(count):
         copy = etree.fromstring(data)
@@ -94,30 +99,41 @@ def _variants(data: bytes) -> Iterator[tuple[str, bytes]]:
         parent = element.getparent()
         if parent is not None:
             parent.remove(element)
-            yield f"without element {index}", etree.tostring(copy)
+            yield "missing", etree.tostring(copy)
+
         copy = etree.fromstring(data)
         element = list(copy.iter())[index]
         if len(element) > 1:
             element[:] = list(element)[::-1]
-            yield f"element {index} reversed", etree.tostring(copy)
+            yield "reordered", etree.tostring(copy)
+
+        for value in WRONG_VALUES:
+            copy = etree.fromstring(data)
+            element = list(copy.iter())[index]
+            if len(element) == 0:
+                element.text = value
+                yield "wrong_text", etree.tostring(copy)
+            for name in element.attrib:
+                element.set(name, value)
+                yield "wrong_attribute", etree.tostring(copy)
 
 
-def test_every_missing_element_and_reversed_order_is_typed_or_tolerated() -> None:
-    """Drop each element of each recorded response, reverse each child list."""
+def test_every_missing_element_order_and_value_is_typed_or_tolerated() -> None:
+    """Drop each element, reverse each child list, put wrong values everywhere."""
     outcomes: Counter[str] = Counter()
 
     for seed in _fuzz.seeds():
-        for name, data in _variants(seed.data):
+        for kind, data in _variants(seed.data):
             try:
                 _fuzz.decode(seed.operation, seed.shape, data)
             except CRMEWSError:
-                outcomes["typed_error"] += 1
+                outcomes[f"{kind}.typed_error"] += 1
             else:
-                outcomes["tolerated"] += 1
-            assert name
+                outcomes[f"{kind}.tolerated"] += 1
 
-    assert outcomes["typed_error"] > 100, outcomes
-    assert outcomes["tolerated"] > 100, outcomes
+    for kind in ("missing", "reordered", "wrong_text", "wrong_attribute"):
+        assert outcomes[f"{kind}.typed_error"] > 10, outcomes
+        assert outcomes[f"{kind}.tolerated"] > 10, outcomes
     s.FIGURES["hostile.structural_variants"] += sum(outcomes.values())
     for key, value in outcomes.items():
-        s.FIGURES[f"hostile.structural_{key}"] += value
+        s.FIGURES[f"hostile.structural.{key}"] += value
