@@ -143,52 +143,53 @@ def render_item(
             else:
                 entries.setdefault(path.element, []).append(path)
 
-    out = etree.Element(stored.tag)
-    for child in stored:
+    # One deep copy of the whole item, then pruning, costs far less than a
+    # copy per property: lxml gives every copied subtree its own document.
+    out = _deep(stored)
+    out.attrib.clear()
+    out.text = out.tail = None
+    for child in list(out):
         name = local(child)
         if name == "ExtendedProperty":
-            if any(matches_extended(child, key) for key in extended):
-                out.append(_copy(child, shape))
+            keep = any(matches_extended(child, key) for key in extended)
         elif name in wanted or _implied(name, shape.base, excluded):
-            out.append(_copy(child, shape))
+            keep = True
+            if name == "Body" and shape.body_type in ("Text", "HTML"):
+                _convert_body(child, shape.body_type)
         elif name in entries:
-            partial = _entries(child, entries[name])
-            if partial is not None:
-                out.append(partial)
+            keep = _keep_entries(child, entries[name])
+        else:
+            keep = False
+        if not keep:
+            out.remove(child)
     return out
 
 
-def _entries(
-    container: etree._Element, paths: list[FieldPath]
-) -> etree._Element | None:
-    """The requested entries of an indexed container (``EmailAddresses``...)."""
-    out = etree.Element(container.tag)
-    for entry in container:
+def _keep_entries(container: etree._Element, paths: list[FieldPath]) -> bool:
+    """Prune a copied indexed container (``EmailAddresses``...) to the
+    requested entries; whether any is left."""
+    for entry in list(container):
         requested = [path for path in paths if entry.get("Key") == path.index]
         if not requested:
+            container.remove(entry)
             continue
         if any(path.part is None for path in requested):
-            out.append(_deep(entry))
             continue
         parts = {path.part for path in requested}
-        copy = etree.SubElement(out, entry.tag, Key=entry.get("Key") or "")
-        for part in entry:
-            if local(part) in parts:
-                copy.append(_deep(part))
-        if len(copy) == 0:
-            out.remove(copy)
-    return out if len(out) else None
+        key = entry.get("Key") or ""
+        entry.attrib.clear()
+        entry.set("Key", key)
+        entry.text = None
+        for part in list(entry):
+            if local(part) not in parts:
+                entry.remove(part)
+        if len(entry) == 0:
+            container.remove(entry)
+    return len(container) > 0
 
 
 def _deep(element: etree._Element) -> etree._Element:
     return copy.deepcopy(element)
-
-
-def _copy(child: etree._Element, shape: Shape) -> etree._Element:
-    duplicate = _deep(child)
-    if local(child) == "Body" and shape.body_type in ("Text", "HTML"):
-        _convert_body(duplicate, shape.body_type)
-    return duplicate
 
 
 def _convert_body(body: etree._Element, wanted: str) -> None:

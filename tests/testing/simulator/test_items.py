@@ -83,6 +83,31 @@ def test_indexed_property_request_returns_only_that_entry(ews: SOAPClient) -> No
     assert [entry.get("Key") for entry in entries] == ["EmailAddress1"]
 
 
+def test_indexed_part_request_returns_only_that_part(ews: SOAPClient) -> None:
+    """A part of one address entry comes back alone; the stored item keeps all."""
+    address = (
+        "<t:Contact><t:PhysicalAddresses>"
+        '<t:Entry Key="Business"><t:Street>1 Main St</t:Street>'
+        "<t:City>Springfield</t:City></t:Entry>"
+        '<t:Entry Key="Home"><t:City>Shelbyville</t:City></t:Entry>'
+        "</t:PhysicalAddresses></t:Contact>"
+    )
+    item_id, _ = ews.create(address)[0]
+    additional = (
+        '<t:IndexedFieldURI FieldURI="contacts:PhysicalAddress:City" '
+        'FieldIndex="Business"/>'
+    )
+    path = f".//{t('Contact')}/{t('PhysicalAddresses')}/{t('Entry')}"
+
+    partial = ews.get([item_id], shape="IdOnly", additional=additional).findall(path)
+    full = ews.get([item_id], shape="AllProperties").findall(path)
+
+    assert [(e.get("Key"), [etree.QName(c).localname for c in e]) for e in partial] == [
+        ("Business", ["City"])
+    ]
+    assert [(e.get("Key"), len(e)) for e in full] == [("Business", 2), ("Home", 1)]
+
+
 def test_item_in_wrong_folder_kind_is_refused(ews: SOAPClient) -> None:
     """A contact cannot be created in the calendar."""
     response = ews.call(
