@@ -4,10 +4,11 @@ Run as ``python -m tests.reliability.crash_child`` from the repository root.
 It imports everything once, then reads one JSON command per line on stdin.
 For each command it forks a worker that opens the on-disk state store and
 SQLite CRM, syncs the given mailboxes against the simulator the parent serves
-over HTTP, and writes a JSON summary to ``command["result"]``.  A crash plan
-makes the worker ``SIGKILL`` itself at a named step (``step``/``nth``) or
-after ``delay`` seconds.  The fork server answers each command with one JSON
-line: ``{"killed": bool, "code": int}``.
+over HTTP (``concurrency`` of them at a time, one by default), and writes a
+JSON summary to ``command["result"]`` in the order the mailboxes were given.
+A crash plan makes the worker ``SIGKILL`` itself at a named step
+(``step``/``nth``) or after ``delay`` seconds.  The fork server answers
+each command with one JSON line: ``{"killed": bool, "code": int}``.
 
 Forking from a warm parent keeps each killed run cheap (no interpreter start
 and imports), so hundreds of crash points fit in CI.  The fork server itself
@@ -78,11 +79,18 @@ async def _sync(command: dict[str, Any]) -> list[dict[str, Any]]:
                 timer = threading.Timer(plan["delay"], _kill)
                 timer.daemon = True
                 timer.start()
-            for mailbox in command["mailboxes"]:
-                entry = _summary(await engine.sync_mailbox(mailbox))
-                if command.get("idle_check"):
-                    entry["idle"] = _summary(await engine.sync_mailbox(mailbox))
-                results.append(entry)
+            limit = asyncio.Semaphore(command.get("concurrency", 1))
+
+            async def one(mailbox: str) -> dict[str, Any]:
+                async with limit:
+                    entry = _summary(await engine.sync_mailbox(mailbox))
+                    if command.get("idle_check"):
+                        entry["idle"] = _summary(await engine.sync_mailbox(mailbox))
+                    return entry
+
+            results = list(
+                await asyncio.gather(*(one(m) for m in command["mailboxes"]))
+            )
     finally:
         store.close()
         crm.close()

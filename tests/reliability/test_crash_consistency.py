@@ -11,8 +11,11 @@ on-disk SQLite state store and SQLite CRM.  Each case gets its own mailbox:
 Kills happen at every named step of ``_crash.STEPS`` (the 1st and 2nd call of
 each: between CreateItem and recording its link, between applying a page
 and checkpointing its SyncState, inside state-store transactions, ...) and at
-random moments (a timer in the child).  Then a clean child syncs every
-mailbox to completion, and a second clean pass must be idle.  The parent then
+random moments (a timer in the child), one case at a time.  Then a clean
+child syncs every mailbox to completion, and a second clean pass must be
+idle; these clean passes (and the setup of phase 2) sync eight mailboxes at
+once, as a runner would, because one at a time they took half the test's
+time waiting on the loopback server.  The parent then
 checks every mailbox: each expected token exactly once on each side, deleted
 ones gone from both, both sides equal in mapped space, and the state store's
 links, ids, change keys and hashes agreeing with both sides.
@@ -265,7 +268,7 @@ def test_sigkill_at_every_crash_point_loses_and_duplicates_nothing(
 
     # Phase 2 cases start from a completed initial sync, then change both sides.
     second = [case.mailbox for case in cases if case.phase == 2]
-    killed, results = forks.run(world.command(url, second))
+    killed, results = forks.run(world.command(url, second, concurrency=8))
     assert not killed
     assert all(result["error"] is None for result in results), results
     for mailbox in second:
@@ -278,7 +281,9 @@ def test_sigkill_at_every_crash_point_loses_and_duplicates_nothing(
         case.killed, _ = forks.run(world.command(url, [case.mailbox], crash=crash))
 
     everyone = [case.mailbox for case in cases]
-    killed, recovery = forks.run(world.command(url, everyone, idle_check=True))
+    killed, recovery = forks.run(
+        world.command(url, everyone, idle_check=True, concurrency=8)
+    )
     assert not killed
 
     failures: dict[str, list[str]] = {}
