@@ -213,3 +213,46 @@ def test_async_transport_over_loopback_reuses_connections(
     tags = asyncio.run(run())
     assert len(tags) == 40
     assert 1 <= len(connections) <= 4
+
+
+@pytest.mark.parametrize(
+    ("environment", "slots"),
+    [
+        ({"HTTPS_PROXY": "http://proxy.example.net:3128"}, False),
+        ({"ALL_PROXY": "http://proxy.example.net:3128"}, False),
+        (
+            {
+                "HTTPS_PROXY": "http://proxy.example.net:3128",
+                "NO_PROXY": "mail.example.com",
+            },
+            True,
+        ),
+        ({"HTTP_PROXY": "http://proxy.example.net:3128"}, True),
+    ],
+)
+def test_an_environment_proxy_keeps_httpx_pool_so_the_proxy_is_used(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], slots: bool
+) -> None:
+    """Slots would bypass HTTPS_PROXY; a proxied URL keeps httpx's own pool."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    async def run() -> tuple[object, list[str]]:
+        transport = AsyncTransport(
+            "https://mail.example.com/EWS/Exchange.asmx",
+            limits=httpx.Limits(max_connections=5),
+        )
+        try:
+            client = transport._client
+            mounted = [str(proxy) for proxy in client._mounts.values() if proxy]
+            return client._transport, mounted
+        finally:
+            await transport.aclose()
+
+    pool, mounted = asyncio.run(run())
+    assert isinstance(pool, ConnectionSlots) is slots
+    if not slots:
+        assert mounted, "httpx mounted no proxy transport"

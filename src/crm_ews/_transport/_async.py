@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
@@ -29,6 +30,21 @@ from crm_ews._transport._core import (
 from crm_ews._transport._slots import ConnectionSlots
 
 __all__ = ["AsyncTransport"]
+
+
+def _environment_proxy_applies(url: str) -> bool:
+    """Whether httpx would route ``url`` through a proxy from the environment.
+
+    httpx honours ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and
+    ``NO_PROXY`` (either case) only for a client without its own transport.
+    """
+    target = httpx.URL(url)
+    proxies = urllib.request.getproxies_environment()
+    if not (proxies.get(target.scheme) or proxies.get("all")):
+        return False
+    # typeshed leaves this documented-by-docstring helper out.
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    return not bypass(target.host, proxies)
 
 
 class AsyncTransport(TransportCore):
@@ -96,9 +112,18 @@ class AsyncTransport(TransportCore):
         ):
             raise TypeError("http_transport must be an httpx.AsyncBaseTransport")
         self._sleep = sleep
-        if http_transport is None and self._limits.max_connections is not None:
+        if (
+            http_transport is None
+            and self._limits.max_connections is not None
+            and not _environment_proxy_applies(self.url)
+        ):
             # httpcore's own pool costs more CPU per call than the call's
             # XML once many connections are open; see _slots.py.
+            # Limitation: a proxy named by HTTP(S)_PROXY/ALL_PROXY keeps
+            # httpx's own pool (httpx mounts environment proxies only on it),
+            # so a proxied client pays the pool's per-call scan again.  Who
+            # syncs many mailboxes through a proxy sees more client CPU; list
+            # the Exchange host in NO_PROXY where the network allows it.
             http_transport = ConnectionSlots(self._limits, verify=verify)
         self._client = httpx.AsyncClient(
             auth=auth,
