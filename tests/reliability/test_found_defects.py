@@ -118,3 +118,29 @@ def test_a_create_the_crm_refused_for_good_holds_no_new_record_back() -> None:
     assert report is not None
     assert report.entity(CONTACT).skipped["awaiting_recovery"] == 0
     assert sorted(world.sides().exchange_tokens()) == ["G1", "G2"]
+
+
+def test_a_cut_off_answer_during_recovery_is_retried_by_the_next_run() -> None:
+    """A truncated GetItem parks the pending CRM create for a retry, not for good.
+
+    Found by the soak (fault sweep: 25 CRM records never reached Exchange;
+    stateful machine: a contact never reached the CRM): a cut-off body is a
+    ``ResponseDecodeError``, which the engine treated as permanent, so the
+    parked pair waited for an edit that might never come.
+    """
+    world = World()
+    world.sim.add_item(s.ALICE, s.new_element(CONTACT, 1))
+    crashed = world.sync(CrashPoints(raise_crash, step="repo.create:before"))
+    assert crashed is None
+    assert world.crm[CONTACT].records(s.ALICE) == []
+
+    world.sim.schedule_fault(FaultKind.TRUNCATE, operation="GetItem")
+    troubled = world.sync()
+    assert troubled is not None
+    assert troubled.entities[CONTACT].errors == {"ResponseDecodeError": 1}
+    world.sync()
+
+    sides = world.sides()
+    assert len(sides.crm) == 1
+    assert s.converged(sides) == []
+    assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []

@@ -147,7 +147,10 @@ class ParkedRetry:
     Transient failures wait ``base * 2**(retries-1)`` seconds, capped at
     ``maximum``.  Permanent failures (a request the server calls invalid, a
     CRM refusal that is not transient) are not retried on a timer; a new
-    change on either side of the pair brings them back.
+    change on either side of the pair brings them back.  An answer that does
+    not decode counts as transient: a body cut off by a proxy or a dropped
+    connection looks exactly like that, and waiting for an edit that may
+    never come would leave the pair unsynced for good.
     """
 
     base: timedelta = timedelta(minutes=1)
@@ -167,9 +170,11 @@ CRM_REFUSED_CREATE = "CRMRefusedCreate"
 def _is_transient(exc: Exception) -> bool:
     if isinstance(exc, RepositoryError):
         return exc.is_transient
-    if isinstance(exc, InvalidRequestError | ResponseDecodeError):
+    if isinstance(exc, InvalidRequestError):
         return False
-    return isinstance(exc, RetryLaterError | TransportError | EWSError)
+    return isinstance(
+        exc, RetryLaterError | TransportError | EWSError | ResponseDecodeError
+    )
 
 
 def _error_code(exc: Exception) -> str:
