@@ -91,6 +91,12 @@ class Transport(TransportCore):
         ):
             raise TypeError("http_transport must be an httpx.BaseTransport")
         self._sleep = sleep
+        # Limitation: this client keeps httpcore's own pool, which rescans every
+        # pooled connection on each request and response close.  The asyncio
+        # transport replaced it with ConnectionSlots because that scan cost more
+        # CPU than a small EWS call at 27 connections (docs/performance.md);
+        # many threads sharing one Transport pay the same.  For many-mailbox
+        # work use AsyncEWSClient.
         self._client = httpx.Client(
             auth=auth,
             verify=verify,

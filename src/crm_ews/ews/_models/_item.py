@@ -196,6 +196,11 @@ class Item(EWSModel):
         Raises:
             ResponseDecodeError: A known child is malformed.
         """
+        # Limitation: items are built in Python, field by field, so decoding a
+        # large page costs five to seven times the lxml parse of its bytes
+        # (docs/performance.md: a third of the parse rate is out of reach).
+        # A sync that is CPU-bound on decoding notices; ask for fewer fields
+        # (a narrower shape) or spread mailboxes over several processes.
         values: dict[str, Any] = {}
         by_clark = cls._by_clark
         for child in element:
