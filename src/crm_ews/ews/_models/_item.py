@@ -197,7 +197,7 @@ class Item(EWSModel):
             ResponseDecodeError: A known child is malformed.
         """
         # Limitation: items are built in Python, field by field, so decoding a
-        # large page costs five to seven times the lxml parse of its bytes
+        # large page costs six to nine times the lxml parse of its bytes
         # (docs/performance.md: a third of the parse rate is out of reach).
         # A sync that is CPU-bound on decoding notices; ask for fewer fields
         # (a narrower shape) or spread mailboxes over several processes.
