@@ -22,16 +22,48 @@ def _group(name: str) -> list[str]:
     return list(nox.project.dependency_groups(PYPROJECT, name))
 
 
-@nox.session
-def tests(session: nox.Session) -> None:
-    """Run the test suite (schema checks run when CRM_EWS_SCHEMA_DIR is set)."""
-    session.install("-e", ".", *_group("tests"))
+def _schema_env() -> dict[str, str]:
+    """CRM_EWS_SCHEMA_DIR pointing at ../shared/ews-schema when that exists."""
     env = {}
     if "CRM_EWS_SCHEMA_DIR" not in os.environ:
         sibling = os.path.join(os.path.dirname(__file__), "..", "shared", "ews-schema")
         if os.path.isdir(sibling):
             env["CRM_EWS_SCHEMA_DIR"] = os.path.abspath(sibling)
-    session.run("pytest", *session.posargs, env=env)
+    return env
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (schema checks run when CRM_EWS_SCHEMA_DIR is set)."""
+    session.install("-e", ".", *_group("tests"))
+    session.run("pytest", *session.posargs, env=_schema_env())
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The reliability suite at full size; not part of CI (it takes a while).
+
+    Runs tests/reliability with CRM_EWS_SOAK=1: 1,200 stateful schedules,
+    1,000 random SIGKILL moments besides the named crash points, the fault
+    sweep over 100 mailboxes at 30 %, thousands of fuzzed responses.  Prints
+    the figures at the end and writes them as JSON to
+    CRM_EWS_RELIABILITY_REPORT (default: .nox/soak-figures.json).  Arguments
+    after ``--`` go to pytest, e.g. ``-k fuzz``.
+    """
+    session.install("-e", ".", *_group("tests"))
+    report = os.environ.get(
+        "CRM_EWS_RELIABILITY_REPORT",
+        os.path.join(os.path.dirname(__file__), ".nox", "soak-figures.json"),
+    )
+    env = {
+        **_schema_env(),
+        "CRM_EWS_SOAK": "1",
+        "CRM_EWS_RELIABILITY_REPORT": os.path.abspath(report),
+    }
+    session.run(
+        "pytest", "tests/reliability", "--durations=0", *session.posargs, env=env
+    )
+    session.log("soak figures written to %s", report)
 
 
 @nox.session
