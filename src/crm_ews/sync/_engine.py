@@ -554,6 +554,15 @@ class _EntityRun:
                 await self._on_exchange_change(change)
             await self._flush_crm_creates()
 
+            # Limitation: Exchange reports a Delete only for items created
+            # before the SyncState a client sends.  When a run creates items
+            # and stops before this checkpoint passes their creation (a crash,
+            # a failed page read), an Outlook deletion of such an item before
+            # the next run never arrives: the CRM keeps the record, linked to
+            # an item that is gone (store checks show "linked item is
+            # missing").  A full reconcile notices it; clear the folder's
+            # SyncState (``store.set_sync_state(mailbox, key, None)``) after a
+            # run that stopped, until the engine verifies its own creates.
             sync_state = page.sync_state
             if not self.dry_run:
                 self.store.set_sync_state(self.mailbox, self.folder_key, sync_state)
