@@ -966,6 +966,13 @@ class _EntityRun:
                 if isinstance(outcome, RepositoryError) and not outcome.is_transient:
                     # The CRM refused the record for good: it made nothing,
                     # so nothing waits for this create (_crm_creates_unresolved).
+                    # Limitation: a retried create whose first attempt did
+                    # make a record that someone deleted before the retry is
+                    # refused too (the idempotency key belongs to a deleted
+                    # record), so the Exchange item is neither deleted nor
+                    # copied again and the pair stays parked; the soak's state
+                    # machine shows it.  Delete the item in Exchange by hand,
+                    # or edit it to bring the pair back.
                     self._park(link, outcome, "create_crm", code=CRM_REFUSED_CREATE)
                     continue
                 if isinstance(outcome, Exception):
