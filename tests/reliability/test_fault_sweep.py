@@ -153,7 +153,6 @@ class Sweep:
         )
         self.rng.shuffle(linked)
         records = {s.token(r): r for r in sides.crm}
-        cursor_saved = self.store.get_crm_cursor(mailbox, entity) is not None
         for index, name in enumerate(linked[:8]):
             action = index % 4
             if action == 0:
@@ -170,8 +169,7 @@ class Sweep:
                     **s.ews_edit(truth.item.item_class, index),
                 )
                 done["exchange_edit"] += 1
-            elif action == 2 and cursor_saved:
-                # Known bug B (test_known_bugs.py): only where a cursor exists.
+            elif action == 2:
                 self.crm[entity].delete(mailbox, records[name].id or "")
                 self.expect.of(mailbox, entity).discard(name)
                 self.expect.deleted(mailbox, entity).add(name)

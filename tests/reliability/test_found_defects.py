@@ -1,16 +1,14 @@
 """Engine defects the reliability suite found, kept as regression tests.
 
-Each test is the smallest deterministic reproduction of a schedule the
-stateful machine (test_stateful_sync.py) shrank to.  Both failed against the
-engine as it was before the fix in _engine.py (``_crm_creates_unresolved``
-and the deletion inference in ``_read_crm_changes``).
+Each test is the smallest deterministic reproduction of a schedule that the
+stateful machine (test_stateful_sync.py) or the soak-sized fault sweep
+shrank to; each failed against the engine as it was before its fix in
+``sync/_engine.py``.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import pytest
 
 from crm_ews.backends import EWSMailboxBackend
 from crm_ews.errors import RepositoryError
@@ -148,19 +146,16 @@ def test_a_cut_off_answer_during_recovery_is_retried_by_the_next_run() -> None:
     assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: an Exchange deletion of an item whose own create the "
-    "saved SyncState predates is never reported (see docs/limitations.md)",
-)
 def test_deletion_of_an_item_created_after_the_checkpoint_reaches_the_crm() -> None:
     """An item the engine created, then deleted in Exchange, leaves the CRM too.
 
     Found by the soak-sized fault sweep (2 deleted contacts back in the CRM):
     the run creates the item, then stops before its SyncState passes the
     create.  Exchange reports a Delete only for items created before the
-    state a client sends, so the deletion never arrives and the link stays
-    ``linked`` to an item that no longer exists.
+    state a client sends, so the deletion never arrived and the link stayed
+    ``linked`` to an item that no longer exists.  The engine now marks the
+    folder before it creates items and lists it in full after a run that
+    stopped before a checkpoint passed them.
     """
     world = World()
     world.crm[CONTACT].create(s.ALICE, s.new_record(CONTACT, 1), idempotency_key="k1")
@@ -179,11 +174,6 @@ def test_deletion_of_an_item_created_after_the_checkpoint_reaches_the_crm() -> N
     assert sides.crm == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: a retried CRM create whose record was deleted "
-    "meanwhile is refused and parked (see docs/limitations.md)",
-)
 def test_crm_deletion_after_a_crash_inside_the_create_reaches_exchange() -> None:
     """A record made before a crash, then deleted in the CRM, leaves Exchange too.
 

@@ -441,6 +441,10 @@ class _EntityRun:
         self.force_deletions = force_deletions
         self.now = engine._clock()
         self.folder_key = policy.entity.value
+        #: Set (as a pseudo folder's "SyncState") before the engine creates
+        #: Exchange items, cleared once a checkpoint has passed them.
+        self.unconfirmed_key = f"{self.folder_key}#unconfirmed-creates"
+        self.first_exchange_pass = True
         self.crm = _CRMChanges()
         self.match_index: dict[tuple[str, ...], CRMRecord] = {}
         self.wrote_exchange = False
@@ -525,6 +529,22 @@ class _EntityRun:
 
     async def _exchange_pass(self) -> None:
         sync_state = self.store.get_sync_state(self.mailbox, self.folder_key)
+        unconfirmed = (
+            self.store.get_sync_state(self.mailbox, self.unconfirmed_key) is not None
+        )
+        if unconfirmed and sync_state is not None and self.first_exchange_pass:
+            # An earlier run created items and stopped before a checkpoint
+            # passed them.  Exchange reports a Delete only for items created
+            # before the SyncState a client sends, so an Outlook deletion of
+            # one of those items since would never arrive: list the folder
+            # in full instead, and let the links tell what is gone.
+            logger.info(
+                "earlier run stopped before confirming its creates; "
+                "reconciling in full",
+                extra={"mailbox": self.mailbox, "operation": "SyncFolderItems"},
+            )
+            sync_state = None
+        self.first_exchange_pass = False
         seen: set[str] | None = set() if sync_state is None else None
         restarted = False
 
@@ -554,15 +574,6 @@ class _EntityRun:
                 await self._on_exchange_change(change)
             await self._flush_crm_creates()
 
-            # Limitation: Exchange reports a Delete only for items created
-            # before the SyncState a client sends.  When a run creates items
-            # and stops before this checkpoint passes their creation (a crash,
-            # a failed page read), an Outlook deletion of such an item before
-            # the next run never arrives: the CRM keeps the record, linked to
-            # an item that is gone (store checks show "linked item is
-            # missing").  A full reconcile notices it; clear the folder's
-            # SyncState (``store.set_sync_state(mailbox, key, None)``) after a
-            # run that stopped, until the engine verifies its own creates.
             sync_state = page.sync_state
             if not self.dry_run:
                 self.store.set_sync_state(self.mailbox, self.folder_key, sync_state)
@@ -572,6 +583,9 @@ class _EntityRun:
 
         if seen is not None:
             await self._infer_exchange_deletions(seen)
+        if unconfirmed and not self.dry_run:
+            # The checkpoint now passes every create made before this pass.
+            self.store.set_sync_state(self.mailbox, self.unconfirmed_key, None)
 
     async def _on_exchange_change(self, change: MailboxChange) -> None:
         link = self.store.get_link_by_ews_id(self.mailbox, self.entity, change.item_id)
@@ -961,18 +975,18 @@ class _EntityRun:
             except _ITEM_ERRORS as exc:
                 outcomes.append(exc)
 
+        deleted_since: list[Link] = []
         with self.store.transaction():
             for action, link, outcome in zip(actions, links, outcomes, strict=True):
+                if isinstance(outcome, RecordNotFoundError):
+                    # A retry whose first attempt made the record, which was
+                    # deleted in the CRM since (the repository contract): a
+                    # CRM deletion of the pair, planned below.
+                    deleted_since.append(link)
+                    continue
                 if isinstance(outcome, RepositoryError) and not outcome.is_transient:
                     # The CRM refused the record for good: it made nothing,
                     # so nothing waits for this create (_crm_creates_unresolved).
-                    # Limitation: a retried create whose first attempt did
-                    # make a record that someone deleted before the retry is
-                    # refused too (the idempotency key belongs to a deleted
-                    # record), so the Exchange item is neither deleted nor
-                    # copied again and the pair stays parked; the soak's state
-                    # machine shows it.  Delete the item in Exchange by hand,
-                    # or edit it to bring the pair back.
                     self._park(link, outcome, "create_crm", code=CRM_REFUSED_CREATE)
                     continue
                 if isinstance(outcome, Exception):
@@ -987,6 +1001,8 @@ class _EntityRun:
                     reason=action.reason,
                 )
                 self.report.created["crm"] += 1
+        for link in deleted_since:
+            await self._apply(plan_crm_delete(link, self.policy))
 
     async def _create_in_exchange(self, actions: Sequence[CreateInExchange]) -> None:
         if not actions:
@@ -1027,6 +1043,9 @@ class _EntityRun:
                         ews_hash=None,
                     )
                 links.append(self.store.put_link(link))
+            # Until a checkpoint passes these creates, a deletion of one of
+            # them in Outlook would go unreported (see _exchange_pass).
+            self.store.set_sync_state(self.mailbox, self.unconfirmed_key, "1")
 
         try:
             results = await self.backend.create_items(

@@ -195,7 +195,13 @@ class Link:
             LinkState.PENDING_CRM_DELETE,
             LinkState.PENDING_EWS_DELETE,
         )
-        needs_crm = self.state in (*both, LinkState.PENDING_EWS_CREATE)
+        # A pending Exchange delete may have lost its CRM id: a CRM create
+        # whose link never recorded the id, deleted in the CRM since.
+        needs_crm = self.state in (
+            LinkState.LINKED,
+            LinkState.PENDING_CRM_DELETE,
+            LinkState.PENDING_EWS_CREATE,
+        )
         needs_ews = self.state in (*both, LinkState.PENDING_CRM_CREATE)
         if needs_crm and self.crm_id is None:
             msg = f"a {self.state} link needs crm_id"
