@@ -470,6 +470,8 @@ class ConcurrentWriter:
     rate: float
     seed: int = 0
     edits: int = 0
+    #: Ids of the items it edited (ids survive edits; change keys do not).
+    edited_ids: set[str] = field(default_factory=set)
     _draws: int = field(default=0, repr=False)
 
     def __call__(self, call: CallInfo) -> None:
@@ -489,6 +491,7 @@ class ConcurrentWriter:
             call.mailbox, stored.item_id, **ews_edit(stored.item_class, self._draws)
         )
         self.edits += 1
+        self.edited_ids.add(stored.item_id)
 
 
 def utc(year: int = 2027, month: int = 1, day: int = 4) -> datetime:

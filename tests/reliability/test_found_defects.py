@@ -197,3 +197,34 @@ def test_crm_deletion_after_a_crash_inside_the_create_reaches_exchange() -> None
     sides = world.sides()
     assert s.converged(sides) == []
     assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
+
+
+def test_an_outlook_edit_made_before_a_lost_create_is_recovered_reaches_the_crm() -> (
+    None
+):
+    """Recovering an unclear Exchange create keeps an Outlook edit made since.
+
+    Found by the soak-sized state machine: a CRM record's CreateItem is
+    committed but its answer lost, someone edits the new item in Outlook,
+    and the next run finds the item by its correlation id.  Adopting it with
+    the item's current content as the agreed state hid the edit from the CRM
+    for good.
+    """
+    world = World()
+    world.crm[CONTACT].create(s.ALICE, s.new_record(CONTACT, 1), idempotency_key="k1")
+    world.sim.schedule_fault(FaultKind.COMMIT_THEN_DROP, operation="CreateItem")
+    world.sync()
+    [created] = s.exchange_truth(world.sim, s.ALICE, CONTACT)
+    world.sim.modify_item(
+        s.ALICE, created.item.item_id, **s.ews_edit(created.item.item_class, 0)
+    )
+
+    world.sync()
+    idle = world.sync()
+
+    sides = world.sides()
+    assert s.duplicates(sides) == []
+    assert s.converged(sides) == []
+    assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
+    assert idle is not None
+    assert s.wrote_nothing(idle) == []

@@ -274,6 +274,12 @@ class SyncMachine(RuleBasedStateMachine):
                 s.FIGURES[f"stateful.{key}"] += value - before.get(key, 0)
         if writer is not None:
             s.FIGURES["stateful.concurrent_edits"] += writer.edits
+            # Another client's edits are Exchange edits like the machine's:
+            # a CRM deletion racing one of them may legitimately lose.
+            for entity in s.ENTITIES:
+                for name, truth in self._ews_by_token(entity).items():
+                    if truth.item.item_id in writer.edited_ids:
+                        self._mark_edit(entity, "exchange", name)
         s.FIGURES["stateful.syncs"] += 1
 
         self._check_always()

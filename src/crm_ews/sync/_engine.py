@@ -888,7 +888,11 @@ class _EntityRun:
             case LinkMatched():
                 await self._apply_match(action)
             case AdoptCreated():
-                await self._apply_adopt(action)
+                adopted = await self._apply_adopt(action)
+                if adopted.state is LinkState.LINKED and adopted.ews_change_key is None:
+                    # Edited in Outlook after the create whose answer was
+                    # lost: settle the difference like any retried pair.
+                    await self._reconcile(adopted)
             case ResolveConflict():
                 choice = choose_winner(self.policy, action.record, action.item)
                 await self._settle_conflict(
@@ -1242,10 +1246,17 @@ class _EntityRun:
     async def _apply_adopt(self, action: AdoptCreated) -> Link:
         link = action.link
         item = action.item
+        ews_hash: str | None = projection_hash(item.record)
+        change_key: str | None = item.ref.change_key
+        if link.ews_item_id is None and link.crm_hash not in (None, ews_hash):
+            # The item was made from the CRM record as it was then and edited
+            # in Outlook since its create: start the pair from what was sent,
+            # with no change key, so the edit counts as a change.
+            ews_hash, change_key = link.crm_hash, None
         changes: dict[str, Any] = {
             "ews_item_id": item.ref.item_id,
-            "ews_change_key": item.ref.change_key,
-            "ews_hash": projection_hash(item.record),
+            "ews_change_key": change_key,
+            "ews_hash": ews_hash,
             "is_read_only": item.is_read_only,
         }
         if link.crm_id is not None:
