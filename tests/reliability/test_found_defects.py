@@ -228,3 +228,34 @@ def test_an_outlook_edit_made_before_a_lost_create_is_recovered_reaches_the_crm(
     assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
     assert idle is not None
     assert s.wrote_nothing(idle) == []
+
+
+def test_a_crm_edit_made_before_a_lost_crm_create_is_recovered_reaches_exchange() -> (
+    None
+):
+    """Recovering an unclear CRM create keeps a CRM edit made since.
+
+    Found by the soak-sized state machine: the run creates a CRM record for
+    an Exchange item and dies before recording it, someone edits the new
+    record, and the next run's repeated create gets the edited record back.
+    Settling the pair with that record as the agreed state hid the edit
+    from Exchange for good.
+    """
+    world = World()
+    world.sim.add_item(s.ALICE, s.new_element(CONTACT, 1))
+    crashed = world.sync(CrashPoints(raise_crash, step="repo.create:after"))
+    assert crashed is None
+    [record] = world.crm[CONTACT].records(s.ALICE)
+    world.crm[CONTACT].update(
+        s.ALICE, s.crm_edit(record, 0), expected_version=record.version or ""
+    )
+
+    world.sync()
+    idle = world.sync()
+
+    sides = world.sides()
+    assert s.duplicates(sides) == []
+    assert s.converged(sides) == []
+    assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
+    assert idle is not None
+    assert s.wrote_nothing(idle) == []

@@ -997,12 +997,16 @@ class _EntityRun:
                     self._park(link, outcome, "create_crm")
                     continue
                 self.wrote_crm = True
+                sent = projection_hash(action.item.record)
                 self._settled(
                     link,
                     crm=outcome,
                     item=action.item,
                     action="create_crm",
                     reason=action.reason,
+                    # A retry can get back the record the first attempt made,
+                    # edited in the CRM since: that edit must count as one.
+                    agreed_crm_hash=None if projection_hash(outcome) == sent else sent,
                 )
                 self.report.created["crm"] += 1
         for link in deleted_since:
@@ -1426,13 +1430,18 @@ class _EntityRun:
         item: MailboxItem | None = None,
         ref: ItemRef | None = None,
         ews_record: CRMRecord | None = None,
+        agreed_crm_hash: str | None = None,
     ) -> None:
-        """Store a pair as linked after a successful write."""
+        """Store a pair as linked after a successful write.
+
+        ``agreed_crm_hash`` replaces the CRM side's hash (and forgets its
+        version) when ``crm`` is not what the two sides agreed on.
+        """
         changes: dict[str, Any] = {
             "state": LinkState.LINKED,
             "crm_id": crm.id,
-            "crm_version": crm.version,
-            "crm_hash": projection_hash(crm),
+            "crm_version": crm.version if agreed_crm_hash is None else None,
+            "crm_hash": agreed_crm_hash or projection_hash(crm),
             "retry_count": 0,
             "next_attempt_at": None,
             "last_error_code": None,
