@@ -538,6 +538,12 @@ class _EntityRun:
             # before the SyncState a client sends, so an Outlook deletion of
             # one of those items since would never arrive: list the folder
             # in full instead, and let the links tell what is gone.
+            # Limitation: the mark is also left by a run whose CreateItem
+            # failed or that hit the round limit, and the full listing costs
+            # one SyncFolderItems page per 512 items of the folder.  Who
+            # syncs very large folders through a flaky link sees such runs
+            # take longer (the log says "reconciling in full"); nothing is
+            # lost or duplicated, and the next run is incremental again.
             logger.info(
                 "earlier run stopped before confirming its creates; "
                 "reconciling in full",
