@@ -1012,6 +1012,11 @@ class _EntityRun:
                     reason=action.reason,
                     # A retry can get back the record the first attempt made,
                     # edited in the CRM since: that edit must count as one.
+                    # Limitation: if instead the Exchange item changed between
+                    # the two attempts, the older CRM content counts as the
+                    # change and overwrites the item without a conflict.  Who
+                    # edits an item in Outlook while its first CRM create is
+                    # unresolved loses that edit; re-apply it after the run.
                     agreed_crm_hash=None if projection_hash(outcome) == sent else sent,
                 )
                 self.report.created["crm"] += 1
