@@ -99,6 +99,7 @@ class Sweep:
         self.parked: Counter[str] = Counter()
         self.mailbox_errors: Counter[str] = Counter()
         self.edits = 0
+        self.unconverged_detail: list[str] = []
 
     def close(self) -> None:
         self.store.close()
@@ -205,6 +206,34 @@ class Sweep:
 
     # -- verdict -----------------------------------------------------------
 
+    def _explain(self, mailbox: str, entity: EntityType, sides: s.Sides) -> list[str]:
+        """Each differing pair with its link and journal, for the failure message."""
+        records = {s.token(record): record for record in sides.crm}
+        items = {s.token(truth.record): truth for truth in sides.exchange}
+        lines: list[str] = []
+        for name in sorted(records.keys() & items.keys()):
+            record, truth = records[name], items[name]
+            if s.projection(record) == s.projection(truth.record):
+                continue
+            link = self.store.get_link_by_crm_id(mailbox, entity, record.id or "")
+            lines.append(f"{mailbox} {entity} {name}")
+            lines.append(f"  crm:      {s.projection(record)} v{record.version}")
+            lines.append(f"  exchange: {s.projection(truth.record)}")
+            lines.append(f"  link: {link!r}")
+            lines.append(
+                f"  crm hash now {s.projection_hash(record)}, "
+                f"exchange hash now {s.projection_hash(truth.record)}, "
+                f"change key now {truth.item.change_key}"
+            )
+            ids = {record.id, truth.item.item_id}
+            lines += [
+                f"  journal: {entry.at.time()} {entry.run_id[:8]} {entry.action}"
+                f" {entry.outcome} ({entry.reason})"
+                for entry in self.store.iter_journal(mailbox=mailbox)
+                if entry.entity is entity and ({entry.crm_id, entry.ews_item_id} & ids)
+            ]
+        return lines
+
     def verdict(self) -> Counter[str]:
         """Lost, duplicated and unconverged counts over every mailbox."""
         tally: Counter[str] = Counter()
@@ -220,7 +249,10 @@ class Sweep:
                     tally["unexpected"] += sum(
                         1 for name in counter if name not in expected | gone
                     )
-                tally["unconverged"] += len(s.converged(sides))
+                differences = s.converged(sides)
+                tally["unconverged"] += len(differences)
+                if differences:
+                    self.unconverged_detail += self._explain(mailbox, entity, sides)
                 tally["store_disagrees"] += len(
                     s.store_agrees(self.store, mailbox, entity, sides)
                 )
@@ -245,6 +277,7 @@ def _sweep(size: SweepSize, tmp_path: Path) -> dict[str, Any]:
             sweep.sim.faults = FaultInjection()
             follow_up = sweep.run(server.url)
         verdict = sweep.verdict()
+        detail = sweep.unconverged_detail
     finally:
         sweep.close()
 
@@ -266,6 +299,7 @@ def _sweep(size: SweepSize, tmp_path: Path) -> dict[str, Any]:
         "mailbox_errors": dict(sweep.mailbox_errors),
         "follow_up_failed": [m.mailbox for m in follow_up.failed],
         "verdict": verdict,
+        "unconverged_detail": detail,
         "slept": sweep.sleep.total,
     }
 
@@ -306,7 +340,7 @@ def test_fault_sweep_over_http_loses_and_duplicates_nothing(tmp_path: Path) -> N
     assert verdict["duplicated"] == 0
     assert verdict["resurrected"] == 0
     assert verdict["unexpected"] == 0
-    assert verdict["unconverged"] == 0
+    assert verdict["unconverged"] == 0, "\n".join(result["unconverged_detail"])
     assert verdict["store_disagrees"] == 0
     injected_total = sum(result["injected"].values())
     share = injected_total / result["requests_faulted_runs"]

@@ -520,6 +520,48 @@ def test_one_way_crm_to_exchange_ignores_exchange_edits(world: World) -> None:
     assert _crm_contacts(world)[0].job_title == ""
 
 
+@pytest.mark.parametrize(
+    ("direction", "conflict"),
+    [
+        (Direction.CRM_TO_EXCHANGE, ConflictPolicy.EXCHANGE_WINS),
+        (Direction.EXCHANGE_TO_CRM, ConflictPolicy.CRM_WINS),
+    ],
+)
+def test_a_conflict_never_writes_the_side_a_one_way_sync_leaves_alone(
+    world: World, direction: Direction, conflict: ConflictPolicy
+) -> None:
+    """A one-way sync resolves a conflict for its source side, whatever the rule."""
+    world.policies = _policies(conflict=conflict, direction=direction)
+    if direction is Direction.CRM_TO_EXCHANGE:
+        record = world.contacts.create(ALICE, _contact(1), idempotency_key="k1")
+    else:
+        world.backend.put(ALICE, _contact(1))
+    world.sync()
+    [record] = _crm_contacts(world)
+    [(item_id, _)] = world.backend.items(ALICE, EntityType.CONTACT).items()
+    world.contacts.update(
+        ALICE,
+        record.model_copy(update={"job_title": "edited in the CRM"}),
+        expected_version=record.version or "",
+    )
+    world.backend.put(
+        ALICE, _contact(1, job_title="edited in Outlook"), item_id=item_id
+    )
+
+    report = world.sync()
+
+    crm = _crm_contacts(world)[0].job_title
+    [item] = world.backend.items(ALICE, EntityType.CONTACT).values()
+    source = (
+        "edited in the CRM"
+        if direction is Direction.CRM_TO_EXCHANGE
+        else ("edited in Outlook")
+    )
+    assert report.entities[EntityType.CONTACT].conflicts == 1
+    assert item.job_title == source  # type: ignore[attr-defined]
+    assert crm == source
+
+
 def test_dry_run_plans_without_writing(world: World) -> None:
     """A dry run reports its plan and changes neither side nor the store."""
     world.contacts.create(ALICE, _contact(1), idempotency_key="k1")

@@ -135,6 +135,8 @@ _UNFINISHED = frozenset(
 _SECOND_TRY = frozenset(
     {"conflict_crm_wins", "conflict_exchange_wins", "retry_fresh_change_key"}
 )
+#: Refreshes after a retry that leave nothing to write: a parked pair is linked.
+_SETTLING_REFRESHES = frozenset({"retry_settled", "direction", "read_only_in_exchange"})
 
 #: How many echo-absorbing rounds one run makes at most.
 _MAX_ROUNDS = 3
@@ -824,20 +826,42 @@ class _EntityRun:
         elif record is None:
             await self._apply(plan_crm_delete(link, self.policy))
         else:
-            ews_moved = exchange_changed(link, item)
-            crm_moved = crm_changed(link, record)
-            if ews_moved and crm_moved:
-                await self._apply(ResolveConflict(link, record, item))
-            elif ews_moved:
-                await self._apply(UpdateCRM(link, item, reason="retry"))
-            elif crm_moved:
-                await self._update_exchange(
-                    [UpdateExchange(link, record, reason="retry")]
-                )
+            await self._reconcile_pair(link, record, item)
+
+    async def _reconcile_pair(
+        self, link: Link, record: CRMRecord, item: MailboxItem
+    ) -> None:
+        """Settle a pair whose both sides exist, after a retry or a recovery."""
+        direction = self.policy.direction
+        ews_moved = exchange_changed(link, item)
+        crm_moved = crm_changed(link, record)
+        if ews_moved and crm_moved:
+            await self._apply(ResolveConflict(link, record, item))
+        elif ews_moved and direction.writes_crm:
+            await self._apply(UpdateCRM(link, item, reason="retry"))
+        elif crm_moved and direction.writes_exchange and not link.is_read_only:
+            await self._update_exchange([UpdateExchange(link, record, reason="retry")])
+        elif (
+            not ews_moved
+            and not crm_moved
+            and direction.writes_crm
+            and direction.writes_exchange
+            and not _same_content(record, item.record)
+        ):
+            # Neither side moved since the link was stored, yet they differ: a
+            # write decided earlier was interrupted before it landed (a parked
+            # conflict resolution, say).  Deciding again on the same two sides
+            # gives the policy's answer instead of settling the difference.
+            await self._apply(ResolveConflict(link, record, item))
+        else:
+            # Settled, or a change this pair's policy does not carry across.
+            if not (ews_moved or crm_moved):
+                reason = "retry_settled"
+            elif crm_moved and link.is_read_only:
+                reason = "read_only_in_exchange"
             else:
-                await self._apply(
-                    Refresh(link, record=record, item=item, reason="retry_settled")
-                )
+                reason = "direction"
+            await self._apply(Refresh(link, record=record, item=item, reason=reason))
 
     async def resolve_parked_conflict(self, link: Link, choice: ConflictChoice) -> None:
         [item] = await self.backend.get_items(
@@ -927,8 +951,15 @@ class _EntityRun:
                 ews_hash=projection_hash(action.item.record),
                 is_read_only=action.item.is_read_only,
             )
-        if link.state is LinkState.PARKED and action.reason == "retry_settled":
-            changes.update(state=LinkState.LINKED, retry_count=0, next_attempt_at=None)
+        if link.state is LinkState.PARKED and action.reason in _SETTLING_REFRESHES:
+            changes.update(
+                state=LinkState.LINKED,
+                retry_count=0,
+                next_attempt_at=None,
+                last_error_code=None,
+                last_error_text=None,
+                last_error_at=None,
+            )
         self.store.put_link(replace(link, **changes))
         self.report.skipped[action.reason] += 1
 
@@ -1316,8 +1347,17 @@ class _EntityRun:
             return
         self._journal_link(link, "conflict", f"{choice.value}_wins", "resolved")
         if choice is ConflictChoice.CRM:
+            # The item as it is now becomes the base on both sides, so if the
+            # write below is parked, a later retry still sees the CRM record
+            # as changed and finishes it instead of settling the difference.
+            base = projection_hash(item.record)
             fresh = replace(
-                link, ews_change_key=item.ref.change_key, state=LinkState.LINKED
+                link,
+                ews_change_key=item.ref.change_key,
+                ews_hash=base,
+                crm_hash=base,
+                crm_version=None,
+                state=LinkState.LINKED,
             )
             await self._update_exchange(
                 [UpdateExchange(fresh, record, "conflict_crm_wins")]
@@ -1329,7 +1369,14 @@ class _EntityRun:
                 crm_hash=projection_hash(record),
                 state=LinkState.LINKED,
             )
-            await self._update_crm(UpdateCRM(fresh, item, "conflict_exchange_wins"))
+            try:
+                await self._update_crm(UpdateCRM(fresh, item, "conflict_exchange_wins"))
+            except _MAILBOX_FATAL:
+                raise
+            except _ITEM_ERRORS as exc:
+                # Parked, so a later run retries it; otherwise a pair linked
+                # on first sight would stay linked with its two sides apart.
+                self._park(fresh, exc, "update_crm")
 
     # -- deletions -------------------------------------------------------
 

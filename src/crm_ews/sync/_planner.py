@@ -272,8 +272,21 @@ def choose_winner(
 
     ``NEWEST_WINS`` compares the CRM record's ``modified_at`` with the item's
     last modification; when either is unknown or they are equal the pair is
-    parked rather than guessed.
+    parked rather than guessed.  A one-way direction overrides a choice that
+    would write the side it does not write: the source side wins instead.
     """
+    choice = _policy_choice(policy, record, item)
+    if choice is ConflictChoice.EXCHANGE and not policy.direction.writes_crm:
+        return ConflictChoice.CRM
+    if choice is ConflictChoice.CRM and not policy.direction.writes_exchange:
+        return ConflictChoice.EXCHANGE
+    return choice
+
+
+def _policy_choice(
+    policy: EntityPolicy, record: CRMRecord, item: MailboxItem
+) -> ConflictChoice:
+    """The conflict rule's answer, before the direction is applied."""
     if policy.conflict is ConflictPolicy.CRM_WINS:
         return ConflictChoice.CRM
     if policy.conflict is ConflictPolicy.EXCHANGE_WINS:
