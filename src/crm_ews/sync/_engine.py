@@ -185,6 +185,19 @@ def _error_code(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def _first_sent(action: CreateInCRM) -> str | None:
+    """The hash of what an earlier attempt of this CRM create sent, if any.
+
+    A retried create reuses its link's correlation id as the idempotency
+    key, so the record it gets back may be the one an earlier attempt made
+    from the item as it was then.
+    """
+    link = action.link
+    if action.reason != "retry_pending_create" or link is None:
+        return None
+    return link.ews_hash if link.crm_id is None else None
+
+
 def _same_content(a: CRMRecord, b: CRMRecord) -> bool:
     """Whether two records agree on every field that syncs, extras aside."""
     left = a.sync_fields()
@@ -840,7 +853,12 @@ class _EntityRun:
         elif ews_moved and direction.writes_crm:
             await self._apply(UpdateCRM(link, item, reason="retry"))
         elif crm_moved and direction.writes_exchange and not link.is_read_only:
-            await self._update_exchange([UpdateExchange(link, record, reason="retry")])
+            # The item holds what the link agreed on, so its current change
+            # key is the one to write against (a re-based link has none).
+            current = replace(link, ews_change_key=item.ref.change_key)
+            await self._update_exchange(
+                [UpdateExchange(current, record, reason="retry")]
+            )
         elif (
             not ews_moved
             and not crm_moved
@@ -988,7 +1006,7 @@ class _EntityRun:
                     "state": LinkState.PENDING_CRM_CREATE,
                     "ews_item_id": item.ref.item_id,
                     "ews_change_key": item.ref.change_key,
-                    "ews_hash": projection_hash(item.record),
+                    "ews_hash": _first_sent(action) or projection_hash(item.record),
                     "is_read_only": item.is_read_only,
                 }
                 if action.link is None:
@@ -1017,6 +1035,7 @@ class _EntityRun:
                 outcomes.append(exc)
 
         deleted_since: list[Link] = []
+        unsettled: list[Link] = []
         with self.store.transaction():
             for action, link, outcome in zip(actions, links, outcomes, strict=True):
                 if isinstance(outcome, RecordNotFoundError):
@@ -1034,25 +1053,43 @@ class _EntityRun:
                     self._park(link, outcome, "create_crm")
                     continue
                 self.wrote_crm = True
-                sent = projection_hash(action.item.record)
-                self._settled(
+                stored = self._settled(
                     link,
                     crm=outcome,
                     item=action.item,
                     action="create_crm",
                     reason=action.reason,
-                    # A retry can get back the record the first attempt made,
-                    # edited in the CRM since: that edit must count as one.
-                    # Limitation: if instead the Exchange item changed between
-                    # the two attempts, the older CRM content counts as the
-                    # change and overwrites the item without a conflict.  Who
-                    # edits an item in Outlook while its first CRM create is
-                    # unresolved loses that edit; re-apply it after the run.
-                    agreed_crm_hash=None if projection_hash(outcome) == sent else sent,
                 )
                 self.report.created["crm"] += 1
+                if projection_hash(outcome) != projection_hash(action.item.record):
+                    # The pending link's hash is what the first attempt sent.
+                    base = link.ews_hash or projection_hash(action.item.record)
+                    unsettled.append(
+                        self._rebase(stored, base, outcome, action.item.record)
+                    )
         for link in deleted_since:
             await self._apply(plan_crm_delete(link, self.policy))
+        for link in unsettled:
+            await self._reconcile(link)
+
+    def _rebase(
+        self, link: Link, base: str, record: CRMRecord, item_record: CRMRecord
+    ) -> Link:
+        """Store a created pair whose two sides differ against what was first sent.
+
+        A repeated create returns the record the first attempt made, as the
+        CRM holds it now, while this attempt sent the item as it is now.
+        What the first attempt sent (``base``) is the state both sides last
+        agreed on: each side that differs from it changed since, and the
+        reconcile that follows carries that change across, or settles a
+        conflict by policy when both did.
+        """
+        changes: dict[str, Any] = {}
+        if projection_hash(record) != base:
+            changes.update(crm_hash=base, crm_version=None)
+        if projection_hash(item_record) != base:
+            changes.update(ews_hash=base, ews_change_key=None)
+        return self.store.put_link(replace(link, **changes)) if changes else link
 
     async def _create_in_exchange(self, actions: Sequence[CreateInExchange]) -> None:
         if not actions:
@@ -1488,18 +1525,13 @@ class _EntityRun:
         item: MailboxItem | None = None,
         ref: ItemRef | None = None,
         ews_record: CRMRecord | None = None,
-        agreed_crm_hash: str | None = None,
-    ) -> None:
-        """Store a pair as linked after a successful write.
-
-        ``agreed_crm_hash`` replaces the CRM side's hash (and forgets its
-        version) when ``crm`` is not what the two sides agreed on.
-        """
+    ) -> Link:
+        """Store a pair as linked after a successful write; returns the link."""
         changes: dict[str, Any] = {
             "state": LinkState.LINKED,
             "crm_id": crm.id,
-            "crm_version": crm.version if agreed_crm_hash is None else None,
-            "crm_hash": agreed_crm_hash or projection_hash(crm),
+            "crm_version": crm.version,
+            "crm_hash": projection_hash(crm),
             "retry_count": 0,
             "next_attempt_at": None,
             "last_error_code": None,
@@ -1520,6 +1552,7 @@ class _EntityRun:
         with self.store.transaction():
             stored = self.store.put_link(replace(link, **changes))
             self._journal_link(stored, action, reason, "ok")
+        return stored
 
     def _park(
         self, link: Link, exc: Exception, action: str, *, code: str | None = None
