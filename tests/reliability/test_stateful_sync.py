@@ -250,6 +250,34 @@ class SyncMachine(RuleBasedStateMachine):
             else:
                 self.create_in_exchange(entity)
 
+    # The two rules below pair new work with the trouble that hits exactly
+    # it; drawn apart (a create, then a sync with faults of one random kind,
+    # then a writer that needs an UpdateItem), they almost never meet in the
+    # CI-sized run's few schedules.
+
+    @rule(entity=ENTITY, count=st.integers(1, 4), seed=st.integers(0, 2**16))
+    def crm_creates_lose_their_answers(
+        self, entity: EntityType, count: int, seed: int
+    ) -> None:
+        """New CRM records whose CreateItem commits, then loses its answer."""
+        for _ in range(count):
+            self.create_in_crm(entity)
+        lost = _faults("create_commit_then_drop_rate", 1.0, 0.0, seed)
+        self.sync(("faults", lost))
+
+    @rule(
+        entity=ENTITY,
+        pick=st.integers(0, 10**6),
+        choice=st.integers(0, 11),
+        seed=st.integers(0, 999),
+    )
+    def crm_edit_races_an_outlook_edit(
+        self, entity: EntityType, pick: int, choice: int, seed: int
+    ) -> None:
+        """A CRM edit whose UpdateItem meets another client's edit of the item."""
+        self.edit_in_crm(entity, pick, choice)
+        self.sync(("writer", 1.0, seed))
+
     @rule(trouble=TROUBLE)
     def sync(self, trouble: Any) -> None:
         troubled = trouble is not None
