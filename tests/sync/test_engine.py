@@ -597,6 +597,34 @@ def test_attendee_copies_are_read_only_to_the_crm(world: World) -> None:
     assert report.entities[EntityType.APPOINTMENT].skipped["read_only_in_exchange"] == 1
 
 
+def test_a_conflict_on_an_attendee_copy_never_writes_it(world: World) -> None:
+    """Edited in the CRM and by the organizer: the organizer's version wins."""
+    ref = world.backend.put(ALICE, _appointment(1), is_read_only=True)
+    world.sync()
+    [crm] = world.appointments.records(ALICE)
+    world.appointments.update(
+        ALICE,
+        crm.model_copy(update={"subject": "mine now"}),
+        expected_version=crm.version or "",
+    )
+    world.backend.put(
+        ALICE,
+        _appointment(1, location="Room 2"),
+        item_id=ref.item_id,
+        is_read_only=True,
+    )
+
+    report = world.sync()
+
+    item = world.backend.items(ALICE, EntityType.APPOINTMENT)[ref.item_id]
+    [crm] = world.appointments.records(ALICE)
+    entity = report.entities[EntityType.APPOINTMENT]
+    assert entity.conflicts == 1
+    assert entity.updated["exchange"] == 0
+    assert (item.subject, item.location) == ("Meeting 1", "Room 2")  # type: ignore[attr-defined]
+    assert (crm.subject, crm.location) == ("Meeting 1", "Room 2")
+
+
 def test_time_window_skips_far_appointments(world: World) -> None:
     """Appointments outside the window are neither copied nor linked."""
     world.policies = [

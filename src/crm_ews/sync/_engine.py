@@ -864,6 +864,7 @@ class _EntityRun:
             and not crm_moved
             and direction.writes_crm
             and direction.writes_exchange
+            and not link.is_read_only
             and not _same_content(record, item.record)
         ):
             # Neither side moved since the link was stored, yet they differ: a
@@ -1070,7 +1071,13 @@ class _EntityRun:
         for link in deleted_since:
             await self._apply(plan_crm_delete(link, self.policy))
         for link in unsettled:
-            await self._reconcile(link)
+            try:
+                await self._reconcile(link)
+            except _MAILBOX_FATAL:
+                raise
+            except _ITEM_ERRORS as exc:
+                # Parked as re-based, so the retry still sees which side moved.
+                self._park(link, exc, "reconcile")
 
     def _rebase(
         self, link: Link, base: str, record: CRMRecord, item_record: CRMRecord
@@ -1359,6 +1366,18 @@ class _EntityRun:
         self, link: Link, record: CRMRecord, item: MailboxItem, choice: ConflictChoice
     ) -> None:
         self.report.conflicts += 1
+        if choice is ConflictChoice.CRM and (link.is_read_only or item.is_read_only):
+            # An attendee's copy is never written back: the organizer's
+            # version wins, or, where the CRM is not written either, both
+            # sides stay as they are.
+            if not self.policy.direction.writes_crm:
+                self._apply_refresh(
+                    Refresh(
+                        link, record=record, item=item, reason="read_only_in_exchange"
+                    )
+                )
+                return
+            choice = ConflictChoice.EXCHANGE
         logger.warning(
             "conflict: both sides changed; policy chose %s",
             choice.value,
