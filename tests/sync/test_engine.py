@@ -597,6 +597,25 @@ def test_attendee_copies_are_read_only_to_the_crm(world: World) -> None:
     assert report.entities[EntityType.APPOINTMENT].skipped["read_only_in_exchange"] == 1
 
 
+def test_attendee_copies_are_written_when_the_policy_allows_it(world: World) -> None:
+    """``attendee_copies_read_only=False`` lets CRM edits reach the copy."""
+    world.policies = _policies(attendee_copies_read_only=False)
+    ref = world.backend.put(ALICE, _appointment(1), is_read_only=True)
+    world.sync()
+    [crm] = world.appointments.records(ALICE)
+
+    world.appointments.update(
+        ALICE,
+        crm.model_copy(update={"subject": "mine now"}),
+        expected_version=crm.version or "",
+    )
+    report = world.sync()
+
+    item = world.backend.items(ALICE, EntityType.APPOINTMENT)[ref.item_id]
+    assert item.subject == "mine now"  # type: ignore[attr-defined]
+    assert report.entities[EntityType.APPOINTMENT].updated["exchange"] == 1
+
+
 def test_a_conflict_on_an_attendee_copy_never_writes_it(world: World) -> None:
     """Edited in the CRM and by the organizer: the organizer's version wins."""
     ref = world.backend.put(ALICE, _appointment(1), is_read_only=True)

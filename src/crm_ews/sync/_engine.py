@@ -467,6 +467,10 @@ class _EntityRun:
         self.crm_creates: list[CreateInCRM] = []
         self.cursor_held = False
 
+    def _read_only(self, item: MailboxItem) -> bool:
+        """Whether the engine must not write this item (an attendee's copy)."""
+        return item.is_read_only and self.policy.attendee_copies_read_only
+
     # -- the run ---------------------------------------------------------
 
     async def run(self) -> None:
@@ -968,7 +972,7 @@ class _EntityRun:
             changes.update(
                 ews_change_key=action.item.ref.change_key,
                 ews_hash=projection_hash(action.item.record),
-                is_read_only=action.item.is_read_only,
+                is_read_only=self._read_only(action.item),
             )
         if link.state is LinkState.PARKED and action.reason in _SETTLING_REFRESHES:
             changes.update(
@@ -1008,7 +1012,7 @@ class _EntityRun:
                     "ews_item_id": item.ref.item_id,
                     "ews_change_key": item.ref.change_key,
                     "ews_hash": _first_sent(action) or projection_hash(item.record),
-                    "is_read_only": item.is_read_only,
+                    "is_read_only": self._read_only(item),
                 }
                 if action.link is None:
                     link = Link(mailbox=self.mailbox, entity=self.entity, **pending)
@@ -1324,7 +1328,7 @@ class _EntityRun:
             ews_item_id=item.ref.item_id,
             ews_change_key=item.ref.change_key,
             ews_hash=projection_hash(item.record),
-            is_read_only=item.is_read_only,
+            is_read_only=self._read_only(item),
         )
         link = self.store.put_link(link)
         self.report.linked += 1
@@ -1347,7 +1351,7 @@ class _EntityRun:
             "ews_item_id": item.ref.item_id,
             "ews_change_key": change_key,
             "ews_hash": ews_hash,
-            "is_read_only": item.is_read_only,
+            "is_read_only": self._read_only(item),
         }
         if link.crm_id is not None:
             changes.update(
@@ -1366,7 +1370,9 @@ class _EntityRun:
         self, link: Link, record: CRMRecord, item: MailboxItem, choice: ConflictChoice
     ) -> None:
         self.report.conflicts += 1
-        if choice is ConflictChoice.CRM and (link.is_read_only or item.is_read_only):
+        if choice is ConflictChoice.CRM and (
+            link.is_read_only or self._read_only(item)
+        ):
             # An attendee's copy is never written back: the organizer's
             # version wins, or, where the CRM is not written either, both
             # sides stay as they are.
@@ -1562,7 +1568,7 @@ class _EntityRun:
                 ews_item_id=item.ref.item_id,
                 ews_change_key=item.ref.change_key,
                 ews_hash=projection_hash(item.record),
-                is_read_only=item.is_read_only,
+                is_read_only=self._read_only(item),
             )
         if ref is not None:
             changes.update(ews_item_id=ref.item_id, ews_change_key=ref.change_key)
