@@ -577,65 +577,52 @@ def test_dry_run_plans_without_writing(world: World) -> None:
     assert world.store.get_sync_state(ALICE, EntityType.CONTACT.value) is None
 
 
-def test_attendee_copies_are_read_only_to_the_crm(world: World) -> None:
-    """A meeting the owner only attends reaches the CRM but is never written back."""
+def _linked_attendee_copy(world: World, *, crm_subject: str) -> str:
+    """An attendee's copy linked by a first sync, then retitled in the CRM."""
     ref = world.backend.put(ALICE, _appointment(1), is_read_only=True)
     world.sync()
     [crm] = world.appointments.records(ALICE)
-
     world.appointments.update(
         ALICE,
-        crm.model_copy(update={"subject": "mine now"}),
+        crm.model_copy(update={"subject": crm_subject}),
         expected_version=crm.version or "",
     )
+    return ref.item_id
+
+
+def test_attendee_copies_are_read_only_to_the_crm(world: World) -> None:
+    """A meeting the owner only attends reaches the CRM but is never written back."""
+    item_id = _linked_attendee_copy(world, crm_subject="mine now")
+
     report = world.sync()
 
-    assert (
-        world.backend.items(ALICE, EntityType.APPOINTMENT)[ref.item_id].subject
-        == "Meeting 1"
-    )  # type: ignore[attr-defined]
+    item = world.backend.items(ALICE, EntityType.APPOINTMENT)[item_id]
+    assert item.subject == "Meeting 1"  # type: ignore[attr-defined]
     assert report.entities[EntityType.APPOINTMENT].skipped["read_only_in_exchange"] == 1
 
 
 def test_attendee_copies_are_written_when_the_policy_allows_it(world: World) -> None:
     """``attendee_copies_read_only=False`` lets CRM edits reach the copy."""
     world.policies = _policies(attendee_copies_read_only=False)
-    ref = world.backend.put(ALICE, _appointment(1), is_read_only=True)
-    world.sync()
-    [crm] = world.appointments.records(ALICE)
+    item_id = _linked_attendee_copy(world, crm_subject="mine now")
 
-    world.appointments.update(
-        ALICE,
-        crm.model_copy(update={"subject": "mine now"}),
-        expected_version=crm.version or "",
-    )
     report = world.sync()
 
-    item = world.backend.items(ALICE, EntityType.APPOINTMENT)[ref.item_id]
+    item = world.backend.items(ALICE, EntityType.APPOINTMENT)[item_id]
     assert item.subject == "mine now"  # type: ignore[attr-defined]
     assert report.entities[EntityType.APPOINTMENT].updated["exchange"] == 1
 
 
 def test_a_conflict_on_an_attendee_copy_never_writes_it(world: World) -> None:
     """Edited in the CRM and by the organizer: the organizer's version wins."""
-    ref = world.backend.put(ALICE, _appointment(1), is_read_only=True)
-    world.sync()
-    [crm] = world.appointments.records(ALICE)
-    world.appointments.update(
-        ALICE,
-        crm.model_copy(update={"subject": "mine now"}),
-        expected_version=crm.version or "",
-    )
+    item_id = _linked_attendee_copy(world, crm_subject="mine now")
     world.backend.put(
-        ALICE,
-        _appointment(1, location="Room 2"),
-        item_id=ref.item_id,
-        is_read_only=True,
+        ALICE, _appointment(1, location="Room 2"), item_id=item_id, is_read_only=True
     )
 
     report = world.sync()
 
-    item = world.backend.items(ALICE, EntityType.APPOINTMENT)[ref.item_id]
+    item = world.backend.items(ALICE, EntityType.APPOINTMENT)[item_id]
     [crm] = world.appointments.records(ALICE)
     entity = report.entities[EntityType.APPOINTMENT]
     assert entity.conflicts == 1

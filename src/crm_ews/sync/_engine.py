@@ -29,7 +29,8 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 from crm_ews.errors import (
     AccessDeniedError,
@@ -135,6 +136,18 @@ _UNFINISHED = frozenset(
 _SECOND_TRY = frozenset(
     {"conflict_crm_wins", "conflict_exchange_wins", "retry_fresh_change_key"}
 )
+#: What a pair linked again (after a park or a pending create) forgets.
+_RELINKED: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        "state": LinkState.LINKED,
+        "retry_count": 0,
+        "next_attempt_at": None,
+        "last_error_code": None,
+        "last_error_text": None,
+        "last_error_at": None,
+    }
+)
+
 #: Refreshes after a retry that leave nothing to write: a parked pair is linked.
 _SETTLING_REFRESHES = frozenset({"retry_settled", "direction", "read_only_in_exchange"})
 
@@ -794,12 +807,16 @@ class _EntityRun:
             if link.entity is self.entity
         )
         for link in todo:
-            try:
-                await self._reconcile(link)
-            except _MAILBOX_FATAL:
-                raise
-            except _ITEM_ERRORS as exc:
-                self._park(link, exc, "reconcile")
+            await self._reconcile_or_park(link)
+
+    async def _reconcile_or_park(self, link: Link) -> None:
+        """Reconcile one pair; an item-level failure parks it as it is stored."""
+        try:
+            await self._reconcile(link)
+        except _MAILBOX_FATAL:
+            raise
+        except _ITEM_ERRORS as exc:
+            self._park(link, exc, "reconcile")
 
     async def _reconcile(self, link: Link) -> None:
         """Re-read both sides of one pair and do what the difference asks."""
@@ -975,14 +992,7 @@ class _EntityRun:
                 is_read_only=self._read_only(action.item),
             )
         if link.state is LinkState.PARKED and action.reason in _SETTLING_REFRESHES:
-            changes.update(
-                state=LinkState.LINKED,
-                retry_count=0,
-                next_attempt_at=None,
-                last_error_code=None,
-                last_error_text=None,
-                last_error_at=None,
-            )
+            changes.update(_RELINKED)
         self.store.put_link(replace(link, **changes))
         self.report.skipped[action.reason] += 1
 
@@ -1075,13 +1085,9 @@ class _EntityRun:
         for link in deleted_since:
             await self._apply(plan_crm_delete(link, self.policy))
         for link in unsettled:
-            try:
-                await self._reconcile(link)
-            except _MAILBOX_FATAL:
-                raise
-            except _ITEM_ERRORS as exc:
-                # Parked as re-based, so the retry still sees which side moved.
-                self._park(link, exc, "reconcile")
+            # Parked as re-based if it fails, so the retry still sees which
+            # side moved.
+            await self._reconcile_or_park(link)
 
     def _rebase(
         self, link: Link, base: str, record: CRMRecord, item_record: CRMRecord
@@ -1354,13 +1360,7 @@ class _EntityRun:
             "is_read_only": self._read_only(item),
         }
         if link.crm_id is not None:
-            changes.update(
-                state=LinkState.LINKED,
-                retry_count=0,
-                next_attempt_at=None,
-                last_error_code=None,
-                last_error_text=None,
-            )
+            changes.update(_RELINKED)
         stored = self.store.put_link(replace(link, **changes))
         self.report.linked += 1
         self._journal_link(stored, "adopt", action.reason, "ok")
@@ -1553,15 +1553,10 @@ class _EntityRun:
     ) -> Link:
         """Store a pair as linked after a successful write; returns the link."""
         changes: dict[str, Any] = {
-            "state": LinkState.LINKED,
+            **_RELINKED,
             "crm_id": crm.id,
             "crm_version": crm.version,
             "crm_hash": projection_hash(crm),
-            "retry_count": 0,
-            "next_attempt_at": None,
-            "last_error_code": None,
-            "last_error_text": None,
-            "last_error_at": None,
         }
         if item is not None:
             changes.update(
