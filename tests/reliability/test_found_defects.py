@@ -17,7 +17,7 @@ from crm_ews.errors import RepositoryError
 from crm_ews.ews import AsyncEWSClient
 from crm_ews.repository import EntityType
 from crm_ews.sync import ConflictPolicy, MailboxReport, MemoryStateStore
-from crm_ews.testing import FaultKind
+from crm_ews.testing import CallInfo, FaultKind
 from tests.reliability import _support as s
 from tests.reliability._crash import CrashPoints, SimulatedCrash, raise_crash
 
@@ -399,6 +399,68 @@ def test_edits_on_both_sides_of_a_lost_crm_create_are_a_conflict(
     assert report.entities[CONTACT].conflicts == 1
     assert s.converged(sides) == []
     assert s.projection(sides.crm[0]) == s.projection(winner)
+    assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
+    assert idle is not None
+    assert s.wrote_nothing(idle) == []
+
+
+class EditsEveryWrite:
+    """Another client that rewrites every item the engine's UpdateItem names.
+
+    It stops after ``limit`` UpdateItem calls, so an engine that chases it
+    ends instead of hanging the test; the count tells how far it chased.
+    """
+
+    def __init__(self, world: World, limit: int) -> None:
+        self.world = world
+        self.limit = limit
+        self.calls = 0
+
+    def __call__(self, call: CallInfo) -> None:
+        if call.operation != "UpdateItem" or self.calls >= self.limit:
+            return
+        self.calls += 1
+        for element in call.request.iter(f"{{{s.TYPES_NS}}}ItemId"):
+            stored = self.world.sim.item(s.ALICE, element.get("Id") or "")
+            if stored is not None:
+                self.world.sim.modify_item(
+                    s.ALICE, stored.item_id, **s.ews_edit(stored.item_class, self.calls)
+                )
+
+
+def test_a_client_that_rewrites_every_written_item_does_not_hold_the_run() -> None:
+    """The run parks what keeps changing under it, and ends.
+
+    Found by the soak-sized state machine once it paired CRM edits with a
+    concurrent writer: each parked conflict came back in the next
+    SyncFolderItems page as a fresh Exchange change, the engine wrote again,
+    the other client edited again, and with a page's worth of such items
+    the Exchange pass never ended.
+    """
+    world = World()
+    count = 12  # more than one page (the World reads 10 changes a page)
+    for n in range(count):
+        world.crm[CONTACT].create(
+            s.ALICE, s.new_record(CONTACT, n), idempotency_key=f"k{n}"
+        )
+    world.sync()
+    for record in world.crm[CONTACT].records(s.ALICE):
+        world.crm[CONTACT].update(
+            s.ALICE, s.crm_edit(record, 0), expected_version=record.version or ""
+        )
+    writer = EditsEveryWrite(world, limit=1_000)
+    world.sim.before_operation = writer
+
+    report = world.sync()
+
+    assert report is not None
+    assert report.entities[CONTACT].parked == count
+    assert writer.calls <= 3 * count, writer.calls
+    world.sim.before_operation = None
+    world.sync()
+    idle = world.sync()
+    sides = world.sides()
+    assert s.converged(sides) == []
     assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
     assert idle is not None
     assert s.wrote_nothing(idle) == []

@@ -479,6 +479,8 @@ class _EntityRun:
         self.wrote_crm = False
         self.crm_creates: list[CreateInCRM] = []
         self.cursor_held = False
+        #: Items parked in this run: acted on again only by the next run.
+        self.parked_items: set[str] = set()
 
     def _read_only(self, item: MailboxItem) -> bool:
         """Whether the engine must not write this item (an attendee's copy)."""
@@ -627,6 +629,18 @@ class _EntityRun:
 
     async def _on_exchange_change(self, change: MailboxChange) -> None:
         link = self.store.get_link_by_ews_id(self.mailbox, self.entity, change.item_id)
+        if (
+            change.item is not None
+            and change.item_id in self.parked_items
+            and link is not None
+            and link.state is LinkState.PARKED
+        ):
+            # Changed again after this run parked it (another client that
+            # rewrites the item whenever the engine writes it would otherwise
+            # make every page report it again, and the pass never end).  The
+            # parked link is due for the next run, which re-reads both sides.
+            self.report.skipped["parked_this_run"] += 1
+            return
         crm_record = None
         if link is not None and link.crm_id is not None:
             crm_record = self.crm.changed.get(link.crm_id)
@@ -1581,6 +1595,8 @@ class _EntityRun:
         retries = link.retry_count + 1
         next_at = self.now + self.engine._retry.delay(retries) if transient else None
         code = code or _error_code(exc)
+        if link.ews_item_id is not None:
+            self.parked_items.add(link.ews_item_id)
         with self.store.transaction():
             stored = self._park_link(link, code, exc, retries, next_at)
             self._journal_link(stored, action, code, "parked")
