@@ -613,6 +613,19 @@ def test_attendee_copies_are_written_when_the_policy_allows_it(world: World) -> 
     assert report.entities[EntityType.APPOINTMENT].updated["exchange"] == 1
 
 
+def test_turning_attendee_copies_writable_applies_to_linked_pairs(
+    world: World,
+) -> None:
+    """Pairs linked while the policy was on follow it once it is off."""
+    item_id = _linked_attendee_copy(world, crm_subject="mine now")
+    world.policies = _policies(attendee_copies_read_only=False)
+
+    world.sync()
+
+    item = world.backend.items(ALICE, EntityType.APPOINTMENT)[item_id]
+    assert item.subject == "mine now"  # type: ignore[attr-defined]
+
+
 def test_a_conflict_on_an_attendee_copy_never_writes_it(world: World) -> None:
     """Edited in the CRM and by the organizer: the organizer's version wins."""
     item_id = _linked_attendee_copy(world, crm_subject="mine now")

@@ -483,7 +483,11 @@ class _EntityRun:
         self.parked_items: set[str] = set()
 
     def _read_only(self, item: MailboxItem) -> bool:
-        """Whether the engine must not write this item (an attendee's copy)."""
+        """Whether the engine must not write this item (an attendee's copy).
+
+        Links store the item's own flag; the policy applies where the engine
+        decides, so changing it takes effect on stored pairs at once.
+        """
         return item.is_read_only and self.policy.attendee_copies_read_only
 
     # -- the run ---------------------------------------------------------
@@ -881,13 +885,14 @@ class _EntityRun:
     ) -> None:
         """Settle a pair whose both sides exist, after a retry or a recovery."""
         direction = self.policy.direction
+        read_only = self._read_only(item)
         ews_moved = exchange_changed(link, item)
         crm_moved = crm_changed(link, record)
         if ews_moved and crm_moved:
             await self._apply(ResolveConflict(link, record, item))
         elif ews_moved and direction.writes_crm:
             await self._apply(UpdateCRM(link, item, reason="retry"))
-        elif crm_moved and direction.writes_exchange and not link.is_read_only:
+        elif crm_moved and direction.writes_exchange and not read_only:
             # The item holds what the link agreed on, so its current change
             # key is the one to write against (a re-based link has none).
             current = replace(link, ews_change_key=item.ref.change_key)
@@ -899,7 +904,7 @@ class _EntityRun:
             and not crm_moved
             and direction.writes_crm
             and direction.writes_exchange
-            and not link.is_read_only
+            and not read_only
             and not _same_content(record, item.record)
         ):
             # Neither side moved since the link was stored, yet they differ: a
@@ -911,7 +916,7 @@ class _EntityRun:
             # Settled, or a change this pair's policy does not carry across.
             if not (ews_moved or crm_moved):
                 reason = "retry_settled"
-            elif crm_moved and link.is_read_only:
+            elif crm_moved and read_only:
                 reason = "read_only_in_exchange"
             else:
                 reason = "direction"
@@ -1003,7 +1008,7 @@ class _EntityRun:
             changes.update(
                 ews_change_key=action.item.ref.change_key,
                 ews_hash=projection_hash(action.item.record),
-                is_read_only=self._read_only(action.item),
+                is_read_only=action.item.is_read_only,
             )
         if link.state is LinkState.PARKED and action.reason in _SETTLING_REFRESHES:
             changes.update(_RELINKED)
@@ -1036,7 +1041,7 @@ class _EntityRun:
                     "ews_item_id": item.ref.item_id,
                     "ews_change_key": item.ref.change_key,
                     "ews_hash": _first_sent(action) or projection_hash(item.record),
-                    "is_read_only": self._read_only(item),
+                    "is_read_only": item.is_read_only,
                 }
                 if action.link is None:
                     link = Link(mailbox=self.mailbox, entity=self.entity, **pending)
@@ -1348,7 +1353,7 @@ class _EntityRun:
             ews_item_id=item.ref.item_id,
             ews_change_key=item.ref.change_key,
             ews_hash=projection_hash(item.record),
-            is_read_only=self._read_only(item),
+            is_read_only=item.is_read_only,
         )
         link = self.store.put_link(link)
         self.report.linked += 1
@@ -1371,7 +1376,7 @@ class _EntityRun:
             "ews_item_id": item.ref.item_id,
             "ews_change_key": change_key,
             "ews_hash": ews_hash,
-            "is_read_only": self._read_only(item),
+            "is_read_only": item.is_read_only,
         }
         if link.crm_id is not None:
             changes.update(_RELINKED)
@@ -1384,9 +1389,7 @@ class _EntityRun:
         self, link: Link, record: CRMRecord, item: MailboxItem, choice: ConflictChoice
     ) -> None:
         self.report.conflicts += 1
-        if choice is ConflictChoice.CRM and (
-            link.is_read_only or self._read_only(item)
-        ):
+        if choice is ConflictChoice.CRM and self._read_only(item):
             # An attendee's copy is never written back: the organizer's
             # version wins, or, where the CRM is not written either, both
             # sides stay as they are.
@@ -1577,7 +1580,7 @@ class _EntityRun:
                 ews_item_id=item.ref.item_id,
                 ews_change_key=item.ref.change_key,
                 ews_hash=projection_hash(item.record),
-                is_read_only=self._read_only(item),
+                is_read_only=item.is_read_only,
             )
         if ref is not None:
             changes.update(ews_item_id=ref.item_id, ews_change_key=ref.change_key)

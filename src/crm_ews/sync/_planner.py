@@ -242,7 +242,7 @@ def plan_crm_change(
         return Refresh(link, record=record, reason="direction")
     if link.ews_item_id is None:
         return CreateInExchange(record, link=link, reason="retry_pending_create")
-    if link.is_read_only:
+    if link.is_read_only and policy.attendee_copies_read_only:
         return Refresh(link, record=record, reason="read_only_in_exchange")
     return UpdateExchange(link, record)
 
@@ -260,7 +260,7 @@ def plan_crm_delete(link: Link | None, policy: EntityPolicy) -> Action:
         or policy.ews_delete is EWSDeletePolicy.IGNORE
     ):
         return Unlink(link, "crm_delete_ignored")
-    if link.is_read_only:
+    if link.is_read_only and policy.attendee_copies_read_only:
         return Unlink(link, "read_only_in_exchange")
     return DeleteInExchange(link)
 
