@@ -62,6 +62,17 @@ class World:
     def sides(self) -> s.Sides:
         return s.read_sides(self.sim, self.crm[CONTACT], s.ALICE, CONTACT)
 
+    def settled(self) -> s.Sides:
+        """One more run writes nothing; the sides agree, and the store with them."""
+        idle = self.sync()
+        assert idle is not None
+        assert s.wrote_nothing(idle) == []
+        sides = self.sides()
+        assert s.duplicates(sides) == []
+        assert s.converged(sides) == []
+        assert s.store_agrees(self.store, s.ALICE, CONTACT, sides) == []
+        return sides
+
 
 def test_failed_recovery_of_an_unclear_crm_create_makes_no_second_item() -> None:
     """Crash after the CRM create, then a failing GetItem: still one item."""
@@ -229,14 +240,7 @@ def test_an_outlook_edit_made_before_a_lost_create_is_recovered_reaches_the_crm(
     )
 
     world.sync()
-    idle = world.sync()
-
-    sides = world.sides()
-    assert s.duplicates(sides) == []
-    assert s.converged(sides) == []
-    assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
-    assert idle is not None
-    assert s.wrote_nothing(idle) == []
+    world.settled()
 
 
 def test_a_crm_edit_made_before_a_lost_crm_create_is_recovered_reaches_exchange() -> (
@@ -260,14 +264,7 @@ def test_a_crm_edit_made_before_a_lost_crm_create_is_recovered_reaches_exchange(
     )
 
     world.sync()
-    idle = world.sync()
-
-    sides = world.sides()
-    assert s.duplicates(sides) == []
-    assert s.converged(sides) == []
-    assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
-    assert idle is not None
-    assert s.wrote_nothing(idle) == []
+    world.settled()
 
 
 def test_a_parked_first_link_resolution_is_carried_out_by_the_next_run() -> None:
@@ -293,14 +290,9 @@ def test_a_parked_first_link_resolution_is_carried_out_by_the_next_run() -> None
     assert parked is not None
     assert parked.entities[CONTACT].parked == 1
     world.sync()
-    idle = world.sync()
+    sides = world.settled()
 
-    sides = world.sides()
-    assert s.converged(sides) == []
     assert s.projection(sides.exchange[0].record) == s.projection(record)
-    assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
-    assert idle is not None
-    assert s.wrote_nothing(idle) == []
 
 
 def test_a_parked_exchange_wins_decision_is_carried_out_by_the_next_run() -> None:
@@ -328,15 +320,10 @@ def test_a_parked_exchange_wins_decision_is_carried_out_by_the_next_run() -> Non
     assert parked is not None
     assert parked.entities[CONTACT].parked == 1
     world.sync()
-    idle = world.sync()
+    sides = world.settled()
 
-    sides = world.sides()
     [item] = sides.exchange
-    assert s.converged(sides) == []
     assert s.projection(sides.crm[0]) == s.projection(item.record)
-    assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
-    assert idle is not None
-    assert s.wrote_nothing(idle) == []
 
 
 def test_an_outlook_edit_made_before_a_lost_crm_create_is_recovered_is_kept() -> None:
@@ -358,15 +345,9 @@ def test_an_outlook_edit_made_before_a_lost_crm_create_is_recovered_is_kept() ->
     [edited] = s.exchange_truth(world.sim, s.ALICE, CONTACT)
 
     world.sync()
-    idle = world.sync()
+    sides = world.settled()
 
-    sides = world.sides()
-    assert s.duplicates(sides) == []
-    assert s.converged(sides) == []
     assert s.projection(sides.crm[0]) == s.projection(edited.record)
-    assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
-    assert idle is not None
-    assert s.wrote_nothing(idle) == []
 
 
 @pytest.mark.parametrize(
@@ -391,17 +372,12 @@ def test_edits_on_both_sides_of_a_lost_crm_create_are_a_conflict(
     [outlook_side] = s.exchange_truth(world.sim, s.ALICE, CONTACT)
 
     report = world.sync()
-    idle = world.sync()
+    sides = world.settled()
 
-    sides = world.sides()
     winner = crm_side if conflict is ConflictPolicy.CRM_WINS else outlook_side.record
     assert report is not None
     assert report.entities[CONTACT].conflicts == 1
-    assert s.converged(sides) == []
     assert s.projection(sides.crm[0]) == s.projection(winner)
-    assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
-    assert idle is not None
-    assert s.wrote_nothing(idle) == []
 
 
 class EditsEveryWrite:
@@ -458,9 +434,4 @@ def test_a_client_that_rewrites_every_written_item_does_not_hold_the_run() -> No
     assert writer.calls <= 3 * count, writer.calls
     world.sim.before_operation = None
     world.sync()
-    idle = world.sync()
-    sides = world.sides()
-    assert s.converged(sides) == []
-    assert s.store_agrees(world.store, s.ALICE, CONTACT, sides) == []
-    assert idle is not None
-    assert s.wrote_nothing(idle) == []
+    world.settled()
