@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from crm_ews.errors import (
+    InvalidRequestError,
     MailboxNotEnrolledError,
     RepositoryError,
     TransportError,
@@ -560,6 +561,43 @@ def test_a_conflict_never_writes_the_side_a_one_way_sync_leaves_alone(
     assert report.entities[EntityType.CONTACT].conflicts == 1
     assert item.job_title == source  # type: ignore[attr-defined]
     assert crm == source
+
+
+def test_an_item_changed_after_a_permanent_park_in_the_same_run_is_retried(
+    world: World,
+) -> None:
+    """The change the run set aside still brings the parked pair back."""
+    record = world.contacts.create(ALICE, _contact(1), idempotency_key="k1")
+    world.sync()
+    [(item_id, _)] = world.backend.items(ALICE, EntityType.CONTACT).items()
+    world.contacts.update(
+        ALICE,
+        record.model_copy(update={"job_title": "edited in the CRM"}),
+        expected_version=_crm_contacts(world)[0].version or "",
+    )
+    original = world.backend.update_items
+
+    async def refuse_and_edit(mailbox: str, entity: Any, updates: Any) -> Any:
+        # Someone edits the item while the server refuses the update for good.
+        world.backend.put(ALICE, _contact(1, department="Sales"), item_id=item_id)
+        refused = InvalidRequestError("refused", response_code="ErrorInvalidRequest")
+        return [refused for _ in updates]
+
+    world.backend.update_items = refuse_and_edit  # type: ignore[method-assign]
+    parked = world.sync()
+    world.backend.update_items = original  # type: ignore[method-assign]
+    assert parked.entities[EntityType.CONTACT].parked == 1
+
+    retried = world.sync()
+
+    [item] = world.backend.items(ALICE, EntityType.CONTACT).values()
+    [crm] = _crm_contacts(world)
+    assert retried.entities[EntityType.CONTACT].conflicts == 1
+    assert item.job_title == "edited in the CRM"  # type: ignore[attr-defined]
+    # Both sides changed, so CRM_WINS decides: the whole record wins.
+    assert item.department == crm.department  # type: ignore[attr-defined]
+    assert world.store.count_links(ALICE, EntityType.CONTACT) == 1
+    assert world.sync().entities[EntityType.CONTACT].parked == 0
 
 
 def test_dry_run_plans_without_writing(world: World) -> None:

@@ -642,7 +642,11 @@ class _EntityRun:
             # Changed again after this run parked it (another client that
             # rewrites the item whenever the engine writes it would otherwise
             # make every page report it again, and the pass never end).  The
-            # parked link is due for the next run, which re-reads both sides.
+            # change is set aside, so the link is made due for the next run,
+            # which re-reads both sides (a permanent park would otherwise
+            # wait for a change that has now been consumed).
+            if not self.dry_run:
+                self.store.put_link(replace(link, next_attempt_at=self.now))
             self.report.skipped["parked_this_run"] += 1
             return
         crm_record = None
